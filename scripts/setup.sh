@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up rnnlab on a fresh machine: a virtual environment in .venv with PyTorch and the package.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    echo "setup: expected Python 3.11 as '$PYTHON', found none on PATH (set PYTHON=/path/to/python3.11)" >&2
+    exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+PIP=".venv/bin/python -m pip"
+$PIP install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+# PyTorch first, pinned (the only pin that installs offline on our machines, see shared/DATA.md).
+$PIP install --quiet --disable-pip-version-check torch==2.14.1 torchvision==0.29.1 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+$PIP install --quiet --disable-pip-version-check -e ".[dev]" 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+.venv/bin/python -c "import rnnlab, torch, numpy" || { echo "setup: the installation failed" >&2; exit 1; }
+
+# Optional real English text for the character-level model (Debian's fortunes). Best effort:
+# without it rnnlab falls back to the English text that ships with Python and says so.
+if [ ! -d /usr/share/games/fortunes ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get install -y -qq fortunes-min fortunes >/dev/null 2>&1 \
+        || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq fortunes >/dev/null 2>&1)) || true
+fi
+echo "setup: ready (.venv)"

@@ -1,0 +1,1 @@
+"""One module per question of the lab: config dataclass -> run -> results folder."""
