@@ -16,3 +16,14 @@ def test_module_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "rnnlab", "--version"], capture_output=True, text=True)
     assert out.returncode == 0
     assert out.stdout.startswith("rnnlab ")
+
+
+def test_gradcheck_command_passes(capsys):
+    assert main(["gradcheck", "--steps", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS" in out and "gru-cho" in out and "weight_hh_l0" in out
+
+
+def test_gradcheck_rejects_bad_sizes(capsys):
+    assert main(["gradcheck", "--hidden-size", "0"]) == 2
+    assert "expected --hidden-size >= 1, found 0" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from rnnlab import __version__
 from rnnlab.errors import RnnlabError
 
 COMMAND_MODULES: list[str] = [
+    "rnnlab.commands.gradcheck",
 ]
 
 EXIT_USAGE = 2

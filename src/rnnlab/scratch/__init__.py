@@ -1,0 +1,15 @@
+"""The NumPy engine: RNN, LSTM and GRU with hand-written backpropagation through time.
+
+>>> from rnnlab.scratch import RNN, LSTM, GRU, Dense, Adam, softmax_cross_entropy
+"""
+
+from rnnlab.scratch.functional import BPTT, sigmoid
+from rnnlab.scratch.layers import GRU, LSTM, RNN, Dense, RecurrentLayer, SequenceCache, make_layer
+from rnnlab.scratch.losses import mse, softmax, softmax_cross_entropy
+from rnnlab.scratch.optim import SGD, Adam, clip_grad_norm, global_grad_norm
+
+__all__ = [
+    "RNN", "LSTM", "GRU", "Dense", "RecurrentLayer", "SequenceCache", "make_layer", "BPTT",
+    "sigmoid", "softmax", "softmax_cross_entropy", "mse", "SGD", "Adam", "clip_grad_norm",
+    "global_grad_norm",
+]

@@ -1,0 +1,392 @@
+"""Thin, batch-first layer classes over :mod:`rnnlab.scratch.functional`.
+
+A layer holds ``params`` (named and shaped exactly like the matching PyTorch module's
+``state_dict``) and ``grads`` (same keys and shapes, filled by ``backward``). ``forward`` returns
+the outputs and a cache; ``backward`` consumes that cache, so several forward passes can be in
+flight at once and the result never depends on call order.
+
+>>> import numpy as np
+>>> from rnnlab.scratch import LSTM
+>>> layer = LSTM(3, 5, seed=0)
+>>> hs, cache = layer.forward(np.ones((2, 4, 3)))      # (N, T, D) -> (N, T, H)
+>>> dx, (dh0, dc0) = layer.backward(np.ones_like(hs), cache)
+>>> dx.shape, layer.grads["weight_hh_l0"].shape
+((2, 4, 3), (20, 5))
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from rnnlab.errors import ConfigError, ShapeError
+from rnnlab.scratch import functional as F
+from rnnlab.scratch._checks import as_dtype, check_array, check_sequence_input
+
+Params = dict[str, np.ndarray]
+
+
+class SequenceCache(NamedTuple):
+    """What a recurrent layer's forward pass keeps for its backward pass."""
+
+    cell: Any  # the functional cache (time-major)
+    batch_first_shape: tuple[int, int, int]  # (N, T, D) of the input
+    final_state: Any  # h_T (N, H), or (h_T, c_T) for the LSTM
+
+
+class RecurrentLayer:
+    """Base class of :class:`RNN`, :class:`LSTM` and :class:`GRU` (single layer, batch first).
+
+    Parameters
+    ----------
+    input_size : int
+        D, the number of input features.
+    hidden_size : int
+        H, the number of hidden units.
+    seed : int, optional
+        Seed for the initial weights, drawn like PyTorch's: U(-1/sqrt(H), 1/sqrt(H)).
+    dtype : float32 or float64
+    """
+
+    cell: ClassVar[str] = ""
+    torch_class: ClassVar[str] = ""
+    num_gates: ClassVar[int] = 1
+
+    def __init__(self, input_size: int, hidden_size: int, *, seed: int | None = None, dtype=np.float64):
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"expected {name} to be a positive int, found {value!r}")
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.dtype = as_dtype(dtype)
+        GH, H, D = self.num_gates * hidden_size, hidden_size, input_size
+        rng = np.random.default_rng(seed)
+        k = 1.0 / np.sqrt(H)
+        shapes = {F.W_IH: (GH, D), F.W_HH: (GH, H), F.B_IH: (GH,), F.B_HH: (GH,)}
+        self.params: Params = {
+            name: rng.uniform(-k, k, size=shape).astype(self.dtype) for name, shape in shapes.items()
+        }
+        self.grads: Params = {name: np.zeros_like(p) for name, p in self.params.items()}
+
+    # -- state handling ----------------------------------------------------------------------
+    def _initial_state(self, h0, N: int):
+        if h0 is None:
+            return np.zeros((N, self.hidden_size), dtype=self.dtype)
+        return check_array("h0", h0, (N, self.hidden_size), self.dtype)
+
+    def _grad_state(self, dh, N: int, name: str):
+        if dh is None:
+            return None
+        return check_array(name, dh, (N, self.hidden_size), self.dtype)
+
+    # -- the public interface ----------------------------------------------------------------
+    def forward(self, x, h0=None):
+        """Run the layer over a batch of sequences.
+
+        Parameters
+        ----------
+        x : array_like, (N, T, D)
+            Batch-first inputs (converted to the layer's dtype; NaN or inf raise).
+        h0 : array_like (N, H), optional
+            Initial hidden state; zeros by default. For the LSTM a pair ``(h0, c0)``.
+
+        Returns
+        -------
+        hs : ndarray, (N, T, H)
+            Hidden states h_1..h_T.
+        cache : SequenceCache
+            Everything :meth:`backward` needs.
+        """
+        x = check_sequence_input(x, self.input_size, self.dtype)
+        N = x.shape[0]
+        hs_tm, cell_cache = self._forward_tm(np.ascontiguousarray(x.transpose(1, 0, 2)), h0, N)
+        final = self._final_state(cell_cache)
+        return hs_tm.transpose(1, 0, 2), SequenceCache(cell_cache, x.shape, final)
+
+    def backward(self, dhs, cache: SequenceCache, dh_T=None, *, truncate: int | None = None,
+                 accumulate: bool = False, return_dh: bool = False):
+        """Backpropagation through time.
+
+        Parameters
+        ----------
+        dhs : array_like, (N, T, H)
+            dL/dh_t for every step, from whatever uses the hidden states.
+        cache : SequenceCache
+            From :meth:`forward`.
+        dh_T : array_like (N, H), optional
+            Extra gradient on the final state (LSTM: a pair ``(dh_T, dc_T)``, either may be None).
+        truncate : int, optional
+            Truncated BPTT window k: the gradient through the recurrence is cut every k steps.
+        accumulate : bool
+            Add to ``self.grads`` instead of overwriting them.
+        return_dh : bool
+            Also return dL/dh_t (N, T, H), the total gradient reaching each hidden state.
+
+        Returns
+        -------
+        dx : ndarray, (N, T, D)
+        dh0 : ndarray (N, H), or ``(dh0, dc0)`` for the LSTM
+        dh : ndarray (N, T, H), only when ``return_dh``
+        """
+        N, T, _ = cache.batch_first_shape
+        dhs = check_array("dhs", dhs, (N, T, self.hidden_size), self.dtype)
+        result = self._backward_tm(np.ascontiguousarray(dhs.transpose(1, 0, 2)), cache.cell, dh_T, N, truncate)
+        for name, g in result.grads.items():
+            if accumulate:
+                self.grads[name] += g
+            else:
+                self.grads[name] = g
+        dx = result.dx.transpose(1, 0, 2)
+        if return_dh:
+            return dx, result.dstate0, result.dh.transpose(1, 0, 2)
+        return dx, result.dstate0
+
+    __call__ = forward
+
+    def zero_grad(self) -> None:
+        for g in self.grads.values():
+            g.fill(0.0)
+
+    def num_parameters(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def astype(self, dtype) -> "RecurrentLayer":
+        """A copy of this layer with parameters in ``dtype``."""
+        other = self._empty_like(as_dtype(dtype))
+        other.params = {k: v.astype(other.dtype) for k, v in self.params.items()}
+        other.grads = {k: np.zeros_like(v) for k, v in other.params.items()}
+        return other
+
+    def load_params(self, params: dict[str, Any]) -> None:
+        """Copy parameters in (names and shapes must match exactly)."""
+        missing = sorted(set(self.params) - set(params))
+        extra = sorted(set(params) - set(self.params))
+        if missing or extra:
+            raise ShapeError(f"expected parameters {sorted(self.params)}, found {sorted(params)}")
+        for name, value in params.items():
+            self.params[name] = check_array(name, value, self.params[name].shape, self.dtype).copy()
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    # -- torch conversion -------------------------------------------------------------------
+    @classmethod
+    def from_torch(cls, module, dtype=np.float64, **kwargs) -> "RecurrentLayer":
+        """Copy the weights of a single-layer, unidirectional ``torch.nn.RNN/LSTM/GRU``."""
+        import torch
+
+        expected = getattr(torch.nn, cls.torch_class)
+        if type(module) is not expected:
+            raise ConfigError(f"expected a torch.nn.{cls.torch_class}, found {type(module).__name__}")
+        if module.num_layers != 1:
+            raise ConfigError(
+                f"expected a single-layer torch.nn.{cls.torch_class} (use Stack.from_torch for "
+                f"several), found num_layers={module.num_layers}"
+            )
+        if module.bidirectional:
+            raise ConfigError(f"expected a unidirectional torch.nn.{cls.torch_class}, found bidirectional=True")
+        if not module.bias:
+            raise ConfigError(f"expected torch.nn.{cls.torch_class} with bias=True, found bias=False")
+        if getattr(module, "proj_size", 0):
+            raise ConfigError(f"expected an LSTM without projection, found proj_size={module.proj_size}")
+        cls._check_torch_extra(module, kwargs)
+        layer = cls(module.input_size, module.hidden_size, dtype=dtype, **kwargs)
+        layer.load_params({name: getattr(module, name).detach().cpu().double().numpy() for name in layer.params})
+        return layer
+
+    @classmethod
+    def _check_torch_extra(cls, module, kwargs) -> None:
+        pass
+
+    def to_torch(self):
+        """A ``torch.nn`` module (batch_first=True) holding a copy of these weights."""
+        import torch
+
+        module = self._make_torch_module(torch)
+        tdtype = torch.float64 if self.dtype == np.float64 else torch.float32
+        module = module.to(tdtype)
+        with torch.no_grad():
+            for name, value in self.params.items():
+                getattr(module, name).copy_(torch.from_numpy(np.array(value)))
+        return module
+
+    # -- per-cell hooks ----------------------------------------------------------------------
+    def _make_torch_module(self, torch):
+        return getattr(torch.nn, self.torch_class)(self.input_size, self.hidden_size, batch_first=True)
+
+    def _empty_like(self, dtype):
+        return type(self)(self.input_size, self.hidden_size, dtype=dtype)
+
+    def _forward_tm(self, x, h0, N):
+        raise NotImplementedError
+
+    def _backward_tm(self, dhs, cache, dh_T, N, truncate):
+        raise NotImplementedError
+
+    def _final_state(self, cache):
+        return cache.h[-1]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size}, dtype={self.dtype})"
+
+
+class RNN(RecurrentLayer):
+    """Vanilla (Elman) RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
+
+    ``nonlinearity="relu"`` uses max(0, .) instead of tanh, as ``torch.nn.RNN`` does.
+    """
+
+    cell = "rnn"
+    torch_class = "RNN"
+    num_gates = 1
+
+    def __init__(self, input_size, hidden_size, *, nonlinearity: str = "tanh", seed=None, dtype=np.float64):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ConfigError(f"expected nonlinearity 'tanh' or 'relu', found {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, seed=seed, dtype=dtype)
+
+    @classmethod
+    def _check_torch_extra(cls, module, kwargs):
+        kwargs.setdefault("nonlinearity", module.nonlinearity)
+
+    def _make_torch_module(self, torch):
+        return torch.nn.RNN(self.input_size, self.hidden_size, nonlinearity=self.nonlinearity, batch_first=True)
+
+    def _empty_like(self, dtype):
+        return RNN(self.input_size, self.hidden_size, nonlinearity=self.nonlinearity, dtype=dtype)
+
+    def _forward_tm(self, x, h0, N):
+        return F.rnn_forward(self.params, x, self._initial_state(h0, N), self.nonlinearity)
+
+    def _backward_tm(self, dhs, cache, dh_T, N, truncate):
+        return F.rnn_backward(self.params, dhs, cache, self._grad_state(dh_T, N, "dh_T"), truncate)
+
+
+class LSTM(RecurrentLayer):
+    """Long short-term memory (PyTorch's formulation, gates i, f, g, o).
+
+    States are pairs: ``forward(x, (h0, c0))``, ``backward`` returns ``(dh0, dc0)`` and takes
+    ``dh_T=(dh_T, dc_T)``. Its final state ``cache.final_state`` is ``(h_T, c_T)``.
+    """
+
+    cell = "lstm"
+    torch_class = "LSTM"
+    num_gates = 4
+
+    def _initial_state(self, h0, N):
+        if h0 is None:
+            zeros = np.zeros((N, self.hidden_size), dtype=self.dtype)
+            return zeros, zeros.copy()
+        if not isinstance(h0, (tuple, list)) or len(h0) != 2:
+            raise ShapeError(f"expected the LSTM initial state as a pair (h0, c0), found {type(h0).__name__}")
+        return (check_array("h0", h0[0], (N, self.hidden_size), self.dtype),
+                check_array("c0", h0[1], (N, self.hidden_size), self.dtype))
+
+    def _forward_tm(self, x, h0, N):
+        return F.lstm_forward(self.params, x, self._initial_state(h0, N))
+
+    def _backward_tm(self, dhs, cache, dh_T, N, truncate):
+        if dh_T is not None:
+            if not isinstance(dh_T, (tuple, list)) or len(dh_T) != 2:
+                raise ShapeError(f"expected dh_T for the LSTM as a pair (dh_T, dc_T), found {type(dh_T).__name__}")
+            dh_T = (self._grad_state(dh_T[0], N, "dh_T"), self._grad_state(dh_T[1], N, "dc_T"))
+        return F.lstm_backward(self.params, dhs, cache, dh_T, truncate)
+
+    def _final_state(self, cache):
+        return cache.h[-1], cache.c[-1]
+
+
+class GRU(RecurrentLayer):
+    """Gated recurrent unit, gates r, z, n.
+
+    ``variant="torch"`` (default) is PyTorch's: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).
+    ``variant="cho"`` is Cho et al. (2014): n = tanh(W_in x + b_in + W_hn (r * h) + b_hn), the
+    reset gate applied to the state before the recurrent product. Both keep torch's parameter
+    names and shapes (Cho's paper has one bias per gate; the two biases here add up).
+    """
+
+    cell = "gru"
+    torch_class = "GRU"
+    num_gates = 3
+
+    def __init__(self, input_size, hidden_size, *, variant: str = "torch", seed=None, dtype=np.float64):
+        self.variant = F.check_gru_variant(variant)
+        super().__init__(input_size, hidden_size, seed=seed, dtype=dtype)
+
+    @classmethod
+    def _check_torch_extra(cls, module, kwargs):
+        if kwargs.get("variant", "torch") != "torch":
+            raise ConfigError(f"expected variant 'torch' for a torch.nn.GRU's weights, found {kwargs['variant']!r}")
+
+    def to_torch(self):
+        if self.variant != "torch":
+            raise ConfigError("expected a GRU with variant 'torch' to convert to torch.nn.GRU, found 'cho'")
+        return super().to_torch()
+
+    def _empty_like(self, dtype):
+        return GRU(self.input_size, self.hidden_size, variant=self.variant, dtype=dtype)
+
+    def _forward_tm(self, x, h0, N):
+        return F.gru_forward(self.params, x, self._initial_state(h0, N), self.variant)
+
+    def _backward_tm(self, dhs, cache, dh_T, N, truncate):
+        return F.gru_backward(self.params, dhs, cache, self._grad_state(dh_T, N, "dh_T"), truncate)
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", variant={self.variant!r})"
+
+
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+def make_layer(cell: str, input_size: int, hidden_size: int, **kwargs) -> RecurrentLayer:
+    """Build a layer by name: ``"rnn"``, ``"lstm"``, ``"gru"`` or ``"gru-cho"``."""
+    key = str(cell).lower()
+    if key == "gru-cho":
+        return GRU(input_size, hidden_size, variant="cho", **kwargs)
+    if key not in CELLS:
+        raise ConfigError(f"expected cell 'rnn', 'lstm', 'gru' or 'gru-cho', found {cell!r}")
+    return CELLS[key](input_size, hidden_size, **kwargs)
+
+
+class Dense:
+    """Affine readout y = x W^T + b over the last axis (torch.nn.Linear's layout).
+
+    ``weight`` (O, D), ``bias`` (O,). Input (..., D) -> output (..., O).
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, seed: int | None = None, dtype=np.float64):
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.dtype = as_dtype(dtype)
+        k = 1.0 / np.sqrt(in_features)
+        rng = np.random.default_rng(seed)
+        self.params: Params = {
+            "weight": rng.uniform(-k, k, size=(out_features, in_features)).astype(self.dtype),
+            "bias": rng.uniform(-k, k, size=(out_features,)).astype(self.dtype),
+        }
+        self.grads: Params = {k_: np.zeros_like(v) for k_, v in self.params.items()}
+
+    def forward(self, x):
+        """x (..., D) -> (y (..., O), cache)."""
+        x = np.asarray(x)
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ShapeError(f"expected input with last dimension {self.in_features}, found shape {x.shape}")
+        x = x.astype(self.dtype, copy=False)
+        return x @ self.params["weight"].T + self.params["bias"], x
+
+    __call__ = forward
+
+    def backward(self, dy, cache, *, accumulate: bool = False):
+        """dy (..., O) -> dx (..., D); fills ``grads``."""
+        x = cache
+        dy = np.asarray(dy, dtype=self.dtype)
+        if dy.shape != x.shape[:-1] + (self.out_features,):
+            raise ShapeError(f"expected dy of shape {x.shape[:-1] + (self.out_features,)}, found {dy.shape}")
+        dy2 = dy.reshape(-1, self.out_features)
+        grads = {"weight": dy2.T @ x.reshape(-1, self.in_features), "bias": dy2.sum(axis=0)}
+        for name, g in grads.items():
+            self.grads[name] = self.grads[name] + g if accumulate else g
+        return dy @ self.params["weight"]
+
+    def num_parameters(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
