@@ -16,6 +16,7 @@ from rnnlab.errors import RnnlabError
 
 COMMAND_MODULES: list[str] = [
     "rnnlab.commands.gradcheck",
+    "rnnlab.commands.bench",
 ]
 
 EXIT_USAGE = 2

@@ -301,10 +301,10 @@ def lstm_backward(
         else:
             dh_next = da @ W_hh  # dL/dh_{t-1}
             dc_next = dc * f  # dL/dc_{t-1}: the additive cell path
+    dx = dA @ params[W_IH][perm]  # (T, N, D)
+    grads = _param_grads(dA, x, dA, h[:-1])  # internal gate order i, f, o, g ...
     inv = np.argsort(perm)
-    dA_torch = dA[:, :, inv]  # back to torch's i, f, g, o
-    dx = dA_torch @ params[W_IH]
-    grads = _param_grads(dA_torch, x, dA_torch, h[:-1])
+    grads = {name: g[inv] for name, g in grads.items()}  # ... back to torch's i, f, g, o
     return BPTT(dx, (dh_next, dc_next), grads, dh_total)
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: speed and accuracy goals, measured on demand (``rnnlab bench NAME``), never in tests."""

@@ -1,0 +1,23 @@
+"""``rnnlab bench NAME``: run one benchmark. Each lives in ``rnnlab.bench.<module>``, which defines
+``add_arguments(parser)`` and ``main(args) -> int``. Results go to docs/BENCHMARKS.md by hand,
+with the machine they came from."""
+
+from __future__ import annotations
+
+import importlib
+
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    # name: (module, one-line help)
+    "engine": ("rnnlab.bench.engine", "NumPy engine vs torch.nn forward+backward speed on CPU"),
+}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="run a benchmark (speed or accuracy goals)")
+    sub = p.add_subparsers(dest="bench", metavar="NAME")
+    sub.required = True
+    for name, (module_name, help_text) in BENCHMARKS.items():
+        bp = sub.add_parser(name, help=help_text, description=help_text)
+        module = importlib.import_module(module_name)
+        module.add_arguments(bp)
+        bp.set_defaults(func=module.main)
