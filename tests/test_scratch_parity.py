@@ -121,3 +121,25 @@ def test_step_loop_equals_sequence_forward(cell):
             state = F.gru_step(layer.params, x[:, t], state, variant=layer.variant)
         h = state[0] if cell == "lstm" else state
         np.testing.assert_allclose(h, hs[:, t], rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("cell", sorted(TORCH))
+def test_stack_matches_multilayer_torch(cell):
+    from rnnlab.scratch import Stack
+
+    torch.manual_seed(5)
+    module = TORCH[cell][0](3, 4, num_layers=3, batch_first=True).double()
+    stack = Stack.from_torch(module)
+    x = np.random.default_rng(0).standard_normal((2, 6, 3))
+    g = np.random.default_rng(1).standard_normal((2, 6, 4))
+    hs, cache = stack.forward(x)
+    dx, _ = stack.backward(g, cache)
+    xt = torch.tensor(x, requires_grad=True)
+    out, _ = module(xt)
+    out.backward(torch.tensor(g))
+    np.testing.assert_allclose(hs, out.detach().numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=1e-12)
+    for k, layer in enumerate(stack.layers):
+        for name, grad in layer.grads.items():
+            ref = getattr(module, name[:-1] + str(k)).grad.numpy()
+            np.testing.assert_allclose(grad, ref, rtol=0, atol=1e-12)

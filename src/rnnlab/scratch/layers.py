@@ -390,3 +390,74 @@ class Dense:
 
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.params.values()))
+
+
+class StackCache(NamedTuple):
+    caches: list  # one SequenceCache per layer
+    final_state: list  # one final state per layer
+
+
+class Stack:
+    """Several recurrent layers on top of each other (``torch.nn.LSTM(num_layers=L)``'s shape).
+
+    Layer k reads the hidden states of layer k-1. ``forward(x, states=None)`` takes a list of
+    initial states (one per layer, or None); ``backward`` returns ``(dx, [dstate0 per layer])``.
+    Give ``stack.layers`` to an optimiser.
+    """
+
+    def __init__(self, layers: list[RecurrentLayer]):
+        if not layers:
+            raise ConfigError("expected at least one layer in a Stack, found none")
+        for below, above in zip(layers, layers[1:]):
+            if above.input_size != below.hidden_size:
+                raise ShapeError(
+                    f"expected each layer's input size to equal the hidden size below it, found "
+                    f"{below.hidden_size} then {above.input_size}"
+                )
+        self.layers = list(layers)
+
+    @classmethod
+    def from_torch(cls, module, dtype=np.float64) -> "Stack":
+        """Copy a unidirectional multi-layer ``torch.nn.RNN/LSTM/GRU``."""
+        import torch
+
+        kinds = {torch.nn.RNN: RNN, torch.nn.LSTM: LSTM, torch.nn.GRU: GRU}
+        if type(module) not in kinds:
+            raise ConfigError(f"expected torch.nn.RNN, LSTM or GRU, found {type(module).__name__}")
+        if module.bidirectional or not module.bias or getattr(module, "proj_size", 0):
+            raise ConfigError("expected a unidirectional module with biases and no projection")
+        layer_cls = kinds[type(module)]
+        layers = []
+        for k in range(module.num_layers):
+            D = module.input_size if k == 0 else module.hidden_size
+            extra = {"nonlinearity": module.nonlinearity} if layer_cls is RNN else {}
+            layer = layer_cls(D, module.hidden_size, dtype=dtype, **extra)
+            layer.load_params(
+                {name: getattr(module, name[:-1] + str(k)).detach().cpu().double().numpy() for name in layer.params}
+            )
+            layers.append(layer)
+        return cls(layers)
+
+    def forward(self, x, states=None):
+        """x (N, T, D) -> hs of the top layer (N, T, H) and a :class:`StackCache`."""
+        states = [None] * len(self.layers) if states is None else list(states)
+        if len(states) != len(self.layers):
+            raise ShapeError(f"expected {len(self.layers)} initial states, found {len(states)}")
+        caches, out = [], x
+        for layer, state in zip(self.layers, states):
+            out, cache = layer.forward(out, state)
+            caches.append(cache)
+        return out, StackCache(caches, [c.final_state for c in caches])
+
+    __call__ = forward
+
+    def backward(self, dhs, cache: StackCache, *, truncate: int | None = None):
+        """dhs (N, T, H) on the top layer's states -> (dx, [dstate0 of each layer])."""
+        dstate0 = [None] * len(self.layers)
+        grad = dhs
+        for k in reversed(range(len(self.layers))):
+            grad, dstate0[k] = self.layers[k].backward(grad, cache.caches[k], truncate=truncate)
+        return grad, dstate0
+
+    def num_parameters(self) -> int:
+        return sum(layer.num_parameters() for layer in self.layers)

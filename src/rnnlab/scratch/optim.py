@@ -41,7 +41,7 @@ def clip_grad_norm(layers: Iterable, max_norm: float) -> float:
     if norm > max_norm:
         scale = max_norm / (norm + 1e-12)
         for _, grads, name in _pairs(layers):
-            grads[name] = grads[name] * scale
+            grads[name] *= scale
     return norm
 
 
