@@ -80,3 +80,17 @@ def test_float32_forward_backward_stays_float32():
     dx, (dh0, dc0) = layer.backward(np.ones_like(hs), cache)
     assert hs.dtype == dx.dtype == dh0.dtype == np.float32
     assert all(g.dtype == np.float32 for g in layer.grads.values())
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "gru-cho"])
+@pytest.mark.parametrize("N", [1, 3])
+def test_backward_never_modifies_its_inputs(cell, N):
+    layer = make_layer(cell, 2, 3, seed=0)
+    x = np.random.default_rng(0).standard_normal((N, 4, 2))
+    hs, cache = layer.forward(x)
+    dhs = np.ones_like(hs)
+    x_before, dhs_before, hs_before = x.copy(), dhs.copy(), hs.copy()
+    layer.backward(dhs, cache)
+    layer.backward(dhs, cache)  # the cache can be used again
+    assert np.array_equal(x, x_before) and np.array_equal(dhs, dhs_before)
+    assert np.array_equal(hs, hs_before)

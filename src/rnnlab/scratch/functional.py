@@ -7,17 +7,27 @@ PyTorch's order (LSTM i, f, g, o; GRU r, z, n), so weights copy to and from torc
 transposes. There is no clipping, random state or optimiser state in here.
 
 Shapes: N batch, T time steps, D input features, H hidden units, G gates (RNN 1, LSTM 4, GRU 3).
-The sequence functions work time-major internally ((T, N, ...) arrays, contiguous per step) and
-take and return time-major arrays; :mod:`rnnlab.scratch.layers` converts from batch-first.
+The sequence functions take and return time-major arrays (x (T, N, D), hs (T, N, H));
+:mod:`rnnlab.scratch.layers` converts from batch-first.
 
 Each cell has
 
-- a pure step ``*_step(params, x_t, state) -> state`` (the textbook equations, one time step; any
-  loop can drive it), and
-- a sequence forward ``*_forward(params, x, state0) -> (hs, cache)`` that computes the input
-  projection of all steps in one matrix product, then runs the recurrence, and
-- ``*_backward(params, dhs, cache, dstate_T=None, truncate=None) -> BPTT`` that runs BPTT with a
-  ``dh_next`` carry from the last step to the first.
+- a pure step ``*_step(params, x_t, state) -> state``: the textbook equations for one step, on
+  (N, D) and (N, H) arrays; any loop can drive it;
+- a sequence forward ``*_forward(params, x, state0) -> (hs, cache)``, and
+- ``*_backward(params, dhs, cache, dstate_T=None, truncate=None) -> BPTT``: BPTT with a
+  ``dh_next`` carry running from the last step to the first.
+
+How the sequence functions are laid out for speed (the mathematics is the step's):
+
+- the input projections W_ih x_t + b of all steps are one matrix product before the loop;
+- inside the loop states are kept *feature-major*, h_t as an (H, N) array, so a gate
+  pre-activation W_hh h_{t-1} is one (G*H, H) @ (H, N) product whose gate blocks are
+  contiguous row blocks: every nonlinearity runs over one contiguous block;
+- sigmoid gates are computed as sigma(a) = (1 + tanh(a / 2)) / 2 with the factor 1/2 folded
+  into their weight rows, so one ``tanh`` call covers all gates of a step;
+- the LSTM's gate blocks are reordered internally to i, f, o, g (the three sigmoid gates first);
+  parameters and gradients stay in torch's i, f, g, o.
 
 Truncated BPTT with window ``k`` (``truncate=k``) cuts the gradient carried through the
 recurrence at every window boundary (between steps k-1 and k, 2k-1 and 2k, ...): the forward
@@ -81,22 +91,28 @@ def _cut(t: int, truncate: int | None) -> bool:
     return truncate is not None and t > 0 and t % truncate == 0
 
 
-def _param_grads(
-    dA_in: np.ndarray, x: np.ndarray, dA_h: np.ndarray, h_prev: np.ndarray
-) -> Params:
-    """Parameter gradients from the pre-activation gradients of all steps at once.
+def _fm(a: np.ndarray) -> np.ndarray:
+    """(T, N, F) time-major -> (T, F, N) feature-major: always a new C-contiguous array, never a view."""
+    return a.transpose(0, 2, 1).copy(order="C")
 
-    dA_in (T, N, G*H) reaches W_ih x_t + b_ih; dA_h (T, N, G*H) reaches W_hh h_{t-1} + b_hh.
-    """
-    T, N, GH = dA_in.shape
-    dA_in2 = dA_in.reshape(T * N, GH)
-    dA_h2 = dA_h.reshape(T * N, GH)
-    return {
-        W_IH: dA_in2.T @ x.reshape(T * N, -1),  # sum_t da_t^T x_t          (G*H, D)
-        W_HH: dA_h2.T @ h_prev.reshape(T * N, -1),  # sum_t da_t^T h_{t-1}  (G*H, H)
-        B_IH: dA_in2.sum(axis=0),
-        B_HH: dA_h2.sum(axis=0),
-    }
+
+def _tm(a: np.ndarray) -> np.ndarray:
+    """(T, F, N) feature-major -> (T, N, F) time-major: always a new C-contiguous array, never a view."""
+    return a.transpose(0, 2, 1).copy(order="C")
+
+
+def _input_projection(W_ih: np.ndarray, bias: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """W_ih x_t + bias for every step before the loop: (G*H, D), (G*H,), (T, N, D) -> (T, G*H, N)."""
+    xw = np.matmul(W_ih, x.transpose(0, 2, 1))  # (G*H, D) @ (T, D, N): feature-major directly
+    xw += bias[:, None]
+    return xw
+
+
+def _input_grads(W_ih: np.ndarray, dA: np.ndarray, x: np.ndarray):
+    """From dA (T, G*H, N), the gradient reaching W_ih x_t + b_ih: dx (T, N, D), dW_ih, db_ih."""
+    dx = _tm(np.matmul(W_ih.T, dA))  # (D, G*H) @ (T, G*H, N) -> (T, D, N) -> (T, N, D)
+    dW_ih = np.matmul(dA, x).sum(axis=0)  # sum_t da_t x_t^T                  (G*H, D)
+    return dx, dW_ih, dA.sum(axis=(0, 2))
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,25 +121,23 @@ def _param_grads(
 
 
 class RNNCache(NamedTuple):
-    """Saved by :func:`rnn_forward` for :func:`rnn_backward`."""
+    """Saved by :func:`rnn_forward` for :func:`rnn_backward` (feature-major states)."""
 
     x: np.ndarray  # (T, N, D) inputs
-    h: np.ndarray  # (T+1, N, H) states h_0..h_T
+    h: np.ndarray  # (T+1, H, N) states h_0..h_T
     nonlinearity: str
 
 
-def _rnn_act(nonlinearity: str):
-    if nonlinearity == "tanh":
-        return np.tanh
-    if nonlinearity == "relu":
-        return lambda a, out=None: np.maximum(a, 0.0, out=out)
-    raise ConfigError(f"expected nonlinearity 'tanh' or 'relu', found {nonlinearity!r}")
+def _check_nonlinearity(nonlinearity: str) -> str:
+    if nonlinearity not in ("tanh", "relu"):
+        raise ConfigError(f"expected nonlinearity 'tanh' or 'relu', found {nonlinearity!r}")
+    return nonlinearity
 
 
 def rnn_step(params: Params, x_t: np.ndarray, h_prev: np.ndarray, nonlinearity="tanh"):
     """One step: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh). x_t (N, D), h_prev (N, H)."""
     a = x_t @ params[W_IH].T + params[B_IH] + h_prev @ params[W_HH].T + params[B_HH]
-    return _rnn_act(nonlinearity)(a)
+    return np.tanh(a) if _check_nonlinearity(nonlinearity) == "tanh" else np.maximum(a, 0.0)
 
 
 def rnn_forward(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str = "tanh"):
@@ -142,20 +156,21 @@ def rnn_forward(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str
         h_1..h_T.
     cache : RNNCache
     """
-    act = _rnn_act(nonlinearity)
+    _check_nonlinearity(nonlinearity)
     T, N, _ = x.shape
     W_hh = params[W_HH]
     H = W_hh.shape[0]
-    h = np.empty((T + 1, N, H), dtype=x.dtype)
-    h[0] = h0
-    # Input projections of every step at once: W_ih x_t + b_ih + b_hh     (T, N, H)
-    xw = x @ params[W_IH].T
-    xw += params[B_IH] + params[B_HH]
+    xw = _input_projection(params[W_IH], params[B_IH] + params[B_HH], x)  # (T, H, N)
+    h = np.empty((T + 1, H, N), dtype=x.dtype)
+    h[0] = h0.T
     for t in range(T):
-        a = np.matmul(h[t], W_hh.T, out=h[t + 1])  # W_hh h_{t-1}
-        a += xw[t]  # + W_ih x_t + b
-        act(a, out=a)  # h_t = tanh(a_t)
-    return h[1:], RNNCache(x, h, nonlinearity)
+        a = np.matmul(W_hh, h[t], out=h[t + 1])  # W_hh h_{t-1}
+        a += xw[t]  #                                + W_ih x_t + b
+        if nonlinearity == "tanh":
+            np.tanh(a, out=a)  # h_t = tanh(a_t)
+        else:
+            np.maximum(a, 0.0, out=a)  # h_t = max(a_t, 0)
+    return _tm(h[1:]), RNNCache(x, h, nonlinearity)
 
 
 def rnn_backward(
@@ -170,45 +185,56 @@ def rnn_backward(
     x, h, nonlinearity = cache
     T, N, H = dhs.shape
     W_hh = params[W_HH]
-    dA = np.empty_like(dhs)  # dL/da_t, a_t the pre-activation   (T, N, H)
-    dh_total = np.empty_like(dhs)
-    dh_next = np.zeros((N, H), dtype=dhs.dtype) if dh_T is None else dh_T.copy()
+    dhs_f = _fm(dhs)  # (T, H, N)
+    dA = np.empty((T, H, N), dtype=dhs.dtype)  # dL/da_t, a_t the pre-activation
+    dW_hh = np.zeros_like(W_hh)
+    tmp = np.empty_like(W_hh)
+    dh_next = np.zeros((H, N), dtype=dhs.dtype) if dh_T is None else np.array(dh_T.T, dtype=dhs.dtype)
     for t in reversed(range(T)):
-        dh = np.add(dhs[t], dh_next, out=dh_total[t])  # direct + from step t+1
-        h_t = h[t + 1]
+        dh = np.add(dhs_f[t], dh_next, out=dhs_f[t])  # direct + from step t+1 (total dL/dh_t)
+        h_t, da = h[t + 1], dA[t]
         if nonlinearity == "tanh":
-            np.multiply(dh, 1.0 - h_t * h_t, out=dA[t])  # tanh'(a) = 1 - h^2
+            np.multiply(h_t, h_t, out=da)
+            np.subtract(1.0, da, out=da)  # tanh'(a) = 1 - h^2
+            da *= dh
         else:
-            np.multiply(dh, h_t > 0, out=dA[t])  # relu'(a) = [a > 0]
+            np.multiply(dh, h_t > 0, out=da)  # relu'(a) = [a > 0]
+        dW_hh += np.matmul(da, h[t].T, out=tmp)  # dW_hh += da_t h_{t-1}^T
         if _cut(t, truncate):
             dh_next = np.zeros_like(dh_next)
         else:
-            dh_next = dA[t] @ W_hh  # dL/dh_{t-1} through W_hh
-    dx = dA @ params[W_IH]  # (T, N, D)
-    grads = _param_grads(dA, x, dA, h[:-1])
-    return BPTT(dx, dh_next, grads, dh_total)
+            dh_next = W_hh.T @ da  # dL/dh_{t-1} through W_hh
+    dx, dW_ih, db = _input_grads(params[W_IH], dA, x)
+    grads = {W_IH: dW_ih, W_HH: dW_hh, B_IH: db, B_HH: db.copy()}
+    return BPTT(dx, dh_next.T.copy(), grads, _tm(dhs_f))
 
 
 # --------------------------------------------------------------------------------------------
 # LSTM
 # --------------------------------------------------------------------------------------------
-# Internally the gate blocks are reordered i, f, o, g so that one sigmoid runs over a contiguous
-# (N, 3H) block and one tanh over (N, H); parameters and gradients stay in torch's i, f, g, o.
 
 
 def _lstm_perm(H: int) -> np.ndarray:
+    """Row order i, f, o, g (internal) from torch's i, f, g, o: internal row k is torch row perm[k]."""
     i, f, g, o = (np.arange(k * H, (k + 1) * H) for k in range(4))
-    return np.concatenate([i, f, o, g])  # internal row k holds torch row perm[k]
+    return np.concatenate([i, f, o, g])
+
+
+def _half_rows(rows: int, H: int, dtype) -> np.ndarray:
+    """Column of 0.5 for the first ``rows`` rows (sigmoid gates) and 1 below: sigma(a) = (1 + tanh(a/2)) / 2."""
+    scale = np.ones((H * (rows // H + 1), 1), dtype=dtype)
+    scale[:rows] = 0.5
+    return scale
 
 
 class LSTMCache(NamedTuple):
-    """Saved by :func:`lstm_forward` for :func:`lstm_backward`."""
+    """Saved by :func:`lstm_forward` for :func:`lstm_backward` (feature-major)."""
 
     x: np.ndarray  # (T, N, D)
-    h: np.ndarray  # (T+1, N, H) h_0..h_T
-    c: np.ndarray  # (T+1, N, H) c_0..c_T
-    gates: np.ndarray  # (T, N, 4H) activated gates in internal order i, f, o, g
-    tanh_c: np.ndarray  # (T, N, H) tanh(c_t)
+    h: np.ndarray  # (T+1, H, N) h_0..h_T
+    c: np.ndarray  # (T+1, H, N) c_0..c_T
+    gates: np.ndarray  # (T, 4H, N) activated gates in internal order i, f, o, g
+    tanh_c: np.ndarray  # (T, H, N) tanh(c_t)
 
 
 def lstm_step(params: Params, x_t: np.ndarray, state: tuple[np.ndarray, np.ndarray]):
@@ -230,31 +256,34 @@ def lstm_step(params: Params, x_t: np.ndarray, state: tuple[np.ndarray, np.ndarr
 def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.ndarray]):
     """Run an LSTM over a sequence. x (T, N, D), state0 = (h0, c0) each (N, H).
 
-    Returns hs (T, N, H), the final state (h_T, c_T) and the cache.
+    Returns hs (T, N, H) and the cache (its ``h[-1]``, ``c[-1]`` are the final state, transposed).
     """
     T, N, _ = x.shape
     H = params[W_HH].shape[1]
-    perm = _lstm_perm(H)
-    W_hh = np.ascontiguousarray(params[W_HH][perm].T)  # (H, 4H), internal gate order
-    xw = x @ params[W_IH][perm].T  # (T, N, 4H)
-    xw += (params[B_IH] + params[B_HH])[perm]
-    h = np.empty((T + 1, N, H), dtype=x.dtype)
-    c = np.empty((T + 1, N, H), dtype=x.dtype)
-    gates = np.empty((T, N, 4 * H), dtype=x.dtype)
-    tanh_c = np.empty((T, N, H), dtype=x.dtype)
-    h[0], c[0] = state0
     H3 = 3 * H
+    perm = _lstm_perm(H)
+    half = _half_rows(H3, H, x.dtype)  # i, f, o rows pre-scaled by 1/2
+    W_hh = params[W_HH][perm] * half  # (4H, H)
+    xw = _input_projection(params[W_IH][perm] * half, (params[B_IH] + params[B_HH])[perm] * half[:, 0], x)
+    h = np.empty((T + 1, H, N), dtype=x.dtype)
+    c = np.empty((T + 1, H, N), dtype=x.dtype)
+    gates = np.empty((T, 4 * H, N), dtype=x.dtype)
+    tanh_c = np.empty((T, H, N), dtype=x.dtype)
+    ig = np.empty((H, N), dtype=x.dtype)
+    h[0], c[0] = state0[0].T, state0[1].T
     for t in range(T):
-        a = np.matmul(h[t], W_hh, out=gates[t])  # W_hh h_{t-1}        (N, 4H)
-        a += xw[t]  # + W_ih x_t + b
-        sigmoid(a[:, :H3], out=a[:, :H3])  # i, f, o = sigma(.)
-        np.tanh(a[:, H3:], out=a[:, H3:])  # g = tanh(.)
-        i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : H3], a[:, H3:]
+        a = np.matmul(W_hh, h[t], out=gates[t])  # W_hh h_{t-1}            (4H, N)
+        a += xw[t]  #                                 + W_ih x_t + b
+        np.tanh(a, out=a)  # tanh(a/2) for i, f, o (pre-scaled); g = tanh(a)
+        s = a[:H3]
+        s *= 0.5
+        s += 0.5  # i, f, o = (1 + tanh(a/2)) / 2 = sigma(a)
+        i, f, o, g = a[:H], a[H : 2 * H], a[2 * H : H3], a[H3:]
         ct = np.multiply(f, c[t], out=c[t + 1])  # c_t = f * c_{t-1}
-        ct += i * g  #       + i * g
+        ct += np.multiply(i, g, out=ig)  #                  + i * g
         np.tanh(ct, out=tanh_c[t])
         np.multiply(o, tanh_c[t], out=h[t + 1])  # h_t = o * tanh(c_t)
-    return h[1:], LSTMCache(x, h, c, gates, tanh_c)
+    return _tm(h[1:]), LSTMCache(x, h, c, gates, tanh_c)
 
 
 def lstm_backward(
@@ -268,44 +297,51 @@ def lstm_backward(
     _check_truncate(truncate)
     x, h, c, gates, tanh_c = cache
     T, N, H = dhs.shape
-    perm = _lstm_perm(H)
-    W_hh = params[W_HH][perm]  # (4H, H) internal order
-    dh_T, dc_T = dstate_T if dstate_T is not None else (None, None)
-    dh_next = np.zeros((N, H), dtype=dhs.dtype) if dh_T is None else np.array(dh_T, dtype=dhs.dtype)
-    dc_next = np.zeros((N, H), dtype=dhs.dtype) if dc_T is None else np.array(dc_T, dtype=dhs.dtype)
-    dA = np.empty((T, N, 4 * H), dtype=dhs.dtype)  # dL/d(pre-activations), internal order
-    dh_total = np.empty_like(dhs)
     H3 = 3 * H
+    perm = _lstm_perm(H)
+    W_hh = params[W_HH][perm]  # (4H, H) internal order, unscaled
+    dh_T, dc_T = dstate_T if dstate_T is not None else (None, None)
+    dh_next = np.zeros((H, N), dtype=dhs.dtype) if dh_T is None else np.array(dh_T.T, dtype=dhs.dtype)
+    dc_next = np.zeros((H, N), dtype=dhs.dtype) if dc_T is None else np.array(dc_T.T, dtype=dhs.dtype)
+    dhs_f = _fm(dhs)  # (T, H, N), becomes the total dL/dh_t
+    dA = np.empty((T, 4 * H, N), dtype=dhs.dtype)  # dL/d(pre-activations), internal order
+    dW_hh = np.zeros_like(W_hh)
+    tmp = np.empty_like(W_hh)
+    dc = np.empty((H, N), dtype=dhs.dtype)
+    ds = np.empty((H3, N), dtype=dhs.dtype)
     for t in reversed(range(T)):
-        g_t = gates[t]
-        i, f, o, g = g_t[:, :H], g_t[:, H : 2 * H], g_t[:, 2 * H : H3], g_t[:, H3:]
-        dh = np.add(dhs[t], dh_next, out=dh_total[t])
-        tc = tanh_c[t]
-        da = dA[t]
-        dai, daf, dao, dag = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : H3], da[:, H3:]
+        g_t, da, tc = gates[t], dA[t], tanh_c[t]
+        i, f, o, g = g_t[:H], g_t[H : 2 * H], g_t[2 * H : H3], g_t[H3:]
+        dh = np.add(dhs_f[t], dh_next, out=dhs_f[t])
         # dc = dc_next + dh * o * (1 - tanh(c)^2)
-        dc = dh * o
-        dc *= 1.0 - tc * tc
+        np.multiply(tc, tc, out=dc)
+        np.subtract(1.0, dc, out=dc)
+        dc *= o
+        dc *= dh
         dc += dc_next
-        np.multiply(dh, tc, out=dao)  # do = dh * tanh(c)
-        np.multiply(dc, g, out=dai)  # di = dc * g
-        np.multiply(dc, c[t], out=daf)  # df = dc * c_{t-1}
-        np.multiply(dc, i, out=dag)  # dg = dc * i
-        # through the nonlinearities: sigma' = s (1 - s), tanh' = 1 - y^2
-        s = g_t[:, :H3]
-        da[:, :H3] *= s * (1.0 - s)
-        dag *= 1.0 - g * g
+        np.multiply(dc, g, out=da[:H])  # di = dc * g
+        np.multiply(dc, c[t], out=da[H : 2 * H])  # df = dc * c_{t-1}
+        np.multiply(dh, tc, out=da[2 * H : H3])  # do = dh * tanh(c)
+        np.multiply(dc, i, out=da[H3:])  # dg = dc * i
+        # through the nonlinearities: sigma' = s (1 - s), tanh' = 1 - g^2
+        s = g_t[:H3]
+        np.subtract(1.0, s, out=ds)
+        ds *= s
+        da[:H3] *= ds
+        np.multiply(g, g, out=ds[:H])
+        np.subtract(1.0, ds[:H], out=ds[:H])
+        da[H3:] *= ds[:H]
+        dW_hh += np.matmul(da, h[t].T, out=tmp)  # dW_hh += da_t h_{t-1}^T
         if _cut(t, truncate):
             dh_next = np.zeros_like(dh_next)
             dc_next = np.zeros_like(dc_next)
         else:
-            dh_next = da @ W_hh  # dL/dh_{t-1}
+            dh_next = W_hh.T @ da  # dL/dh_{t-1}
             dc_next = dc * f  # dL/dc_{t-1}: the additive cell path
-    dx = dA @ params[W_IH][perm]  # (T, N, D)
-    grads = _param_grads(dA, x, dA, h[:-1])  # internal gate order i, f, o, g ...
-    inv = np.argsort(perm)
-    grads = {name: g[inv] for name, g in grads.items()}  # ... back to torch's i, f, g, o
-    return BPTT(dx, (dh_next, dc_next), grads, dh_total)
+    dx, dW_ih, db = _input_grads(params[W_IH][perm], dA, x)
+    inv = np.argsort(perm)  # internal i, f, o, g -> torch's i, f, g, o
+    grads = {W_IH: dW_ih[inv], W_HH: dW_hh[inv], B_IH: db[inv], B_HH: db[inv]}
+    return BPTT(dx, (dh_next.T.copy(), dc_next.T.copy()), grads, _tm(dhs_f))
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,12 +352,12 @@ GRU_VARIANTS = ("torch", "cho")
 
 
 class GRUCache(NamedTuple):
-    """Saved by :func:`gru_forward` for :func:`gru_backward`."""
+    """Saved by :func:`gru_forward` for :func:`gru_backward` (feature-major)."""
 
     x: np.ndarray  # (T, N, D)
-    h: np.ndarray  # (T+1, N, H)
-    gates: np.ndarray  # (T, N, 3H) activated r, z, n
-    hn: np.ndarray  # (T, N, H) torch: W_hn h_{t-1} + b_hn;  cho: r * h_{t-1}
+    h: np.ndarray  # (T+1, H, N)
+    gates: np.ndarray  # (T, 3H, N) activated r, z, n
+    hn: np.ndarray  # (T, H, N) torch: W_hn h_{t-1} + b_hn;  cho: r * h_{t-1}
     variant: str
 
 
@@ -360,37 +396,44 @@ def gru_forward(params: Params, x: np.ndarray, h0: np.ndarray, variant: str = "t
     W_ih, W_hh, b_ih, b_hh = (params[k] for k in PARAM_NAMES)
     H = W_hh.shape[1]
     H2 = 2 * H
-    xw = x @ W_ih.T  # (T, N, 3H)
-    xw[..., :H2] += b_ih[:H2] + b_hh[:H2]  # r, z: both biases fold into the input projection
-    xw[..., H2:] += b_ih[H2:]  # n: only b_in (b_hn stays inside)
-    W_rz = np.ascontiguousarray(W_hh[:H2].T)  # (H, 2H)
-    W_n = np.ascontiguousarray(W_hh[H2:].T)  # (H, H)
-    b_hn = b_hh[H2:]
-    h = np.empty((T + 1, N, H), dtype=x.dtype)
-    gates = np.empty((T, N, 3 * H), dtype=x.dtype)
-    hn = np.empty((T, N, H), dtype=x.dtype)
-    h[0] = h0
+    half = _half_rows(H2, H, x.dtype)  # r, z rows pre-scaled by 1/2
+    bias = b_ih.copy()
+    bias[:H2] += b_hh[:H2]  # r, z: both biases fold into the input projection; n: only b_in
+    xw = _input_projection(W_ih * half, bias * half[:, 0], x)  # (T, 3H, N)
+    W_rz = W_hh[:H2] * 0.5  # (2H, H), pre-scaled
+    W_n = W_hh[H2:]  # (H, H)
+    W_all = np.concatenate([W_rz, W_n])  # torch variant: one product for r, z and W_hn h
+    b_hn = b_hh[H2:, None]  # (H, 1)
+    h = np.empty((T + 1, H, N), dtype=x.dtype)
+    gates = np.empty((T, 3 * H, N), dtype=x.dtype)
+    hn = np.empty((T, H, N), dtype=x.dtype)
+    h[0] = h0.T
     for t in range(T):
         g = gates[t]
-        rz = np.matmul(h[t], W_rz, out=g[:, :H2])
-        rz += xw[t, :, :H2]
-        sigmoid(rz, out=rz)  # r, z
-        r, z, n = g[:, :H], g[:, H:H2], g[:, H2:]
+        r, z, n = g[:H], g[H:H2], g[H2:]
         if variant == "torch":
-            np.matmul(h[t], W_n, out=hn[t])
-            hn[t] += b_hn  # W_hn h + b_hn
+            np.matmul(W_all, h[t], out=g)  # [W_rz h / 2; W_hn h]
+            np.add(n, b_hn, out=hn[t])  # W_hn h + b_hn
+        else:
+            np.matmul(W_rz, h[t], out=g[:H2])
+        rz = g[:H2]
+        rz += xw[t, :H2]
+        np.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5  # r, z = sigma(.)
+        if variant == "torch":
             np.multiply(r, hn[t], out=n)  # r * (W_hn h + b_hn)
         else:
             np.multiply(r, h[t], out=hn[t])  # r * h
-            np.matmul(hn[t], W_n, out=n)  # W_hn (r * h)
+            np.matmul(W_n, hn[t], out=n)  # W_hn (r * h)
             n += b_hn
-        n += xw[t, :, H2:]
+        n += xw[t, H2:]
         np.tanh(n, out=n)
         # h_t = (1 - z) * n + z * h_{t-1} = n + z * (h_{t-1} - n)
         ht = np.subtract(h[t], n, out=h[t + 1])
         ht *= z
         ht += n
-    return h[1:], GRUCache(x, h, gates, hn, variant)
+    return _tm(h[1:]), GRUCache(x, h, gates, hn, variant)
 
 
 def gru_backward(
@@ -407,48 +450,53 @@ def gru_backward(
     H2 = 2 * H
     W_hh = params[W_HH]
     W_rz, W_n = W_hh[:H2], W_hh[H2:]  # (2H, H), (H, H)
-    dA_in = np.empty((T, N, 3 * H), dtype=dhs.dtype)  # reaches W_ih x + b_ih
-    dA_h = np.empty((T, N, 3 * H), dtype=dhs.dtype)  # reaches W_hh (.) + b_hh
-    dh_total = np.empty_like(dhs)
-    dh_next = np.zeros((N, H), dtype=dhs.dtype) if dh_T is None else dh_T.copy()
+    dhs_f = _fm(dhs)
+    dA_in = np.empty((T, 3 * H, N), dtype=dhs.dtype)  # reaches W_ih x + b_ih
+    dA_h = np.empty((3 * H, N), dtype=dhs.dtype)  # reaches W_hh (.) + b_hh, this step
+    dW_hh = np.zeros_like(W_hh)
+    db_hh = np.zeros(3 * H, dtype=dhs.dtype)
+    tmp = np.empty_like(W_hh)
+    dz = np.empty((H, N), dtype=dhs.dtype)
+    dh_next = np.zeros((H, N), dtype=dhs.dtype) if dh_T is None else np.array(dh_T.T, dtype=dhs.dtype)
     for t in reversed(range(T)):
         g = gates[t]
-        r, z, n = g[:, :H], g[:, H:H2], g[:, H2:]
+        r, z, n = g[:H], g[H:H2], g[H2:]
         h_prev = h[t]
-        dh = np.add(dhs[t], dh_next, out=dh_total[t])
-        dz = dh * (h_prev - n)  # h_t = (1 - z) n + z h_{t-1}
-        dan = dh * (1.0 - z)
-        dan *= 1.0 - n * n  # through tanh
-        din, dhrz, dhn_ = dA_in[t], dA_h[t], dA_h[t, :, H2:]
-        din[:, H2:] = dan
+        din = dA_in[t]
+        dar, daz, dan = din[:H], din[H:H2], din[H2:]
+        dh = np.add(dhs_f[t], dh_next, out=dhs_f[t])
+        np.subtract(h_prev, n, out=dz)
+        dz *= dh  # dz = dh * (h_{t-1} - n)
+        np.multiply(n, n, out=dan)
+        np.subtract(1.0, dan, out=dan)
+        dan *= dh
+        dan *= 1.0 - z  # dn through tanh: dh * (1 - z) * (1 - n^2)
         if variant == "torch":
-            np.multiply(dan, r, out=dhn_)  # d(W_hn h + b_hn)
-            dr = dan * hn[t]
+            np.multiply(dan, r, out=dA_h[H2:])  # d(W_hn h + b_hn) = dan * r
+            np.multiply(dan, hn[t], out=dar)  # dr = dan * (W_hn h + b_hn)
         else:
-            dhn_[:] = dan  # d(W_hn (r h) + b_hn) = dan
-            drh = dan @ W_n  # d(r * h)
-            dr = drh * h_prev
-        dar = dr * r * (1.0 - r)
-        daz = dz * z * (1.0 - z)
-        din[:, :H] = dar
-        din[:, H:H2] = daz
-        dhrz[:, :H] = dar
-        dhrz[:, H:H2] = daz
+            dA_h[H2:] = dan  # d(W_hn (r h) + b_hn) = dan
+            drh = W_n.T @ dan  # d(r * h)
+            np.multiply(drh, h_prev, out=dar)  # dr = d(r h) * h
+        dar *= r * (1.0 - r)  # through sigma
+        np.multiply(z, 1.0 - z, out=daz)
+        daz *= dz
+        dA_h[:H2] = din[:H2]
+        if variant == "torch":
+            dW_hh += np.matmul(dA_h, h_prev.T, out=tmp)
+        else:
+            dW_hh[:H2] += dA_h[:H2] @ h_prev.T
+            dW_hh[H2:] += dA_h[H2:] @ hn[t].T  # W_hn multiplies r * h_{t-1}
+        db_hh += dA_h.sum(axis=1)
         if _cut(t, truncate):
             dh_next = np.zeros_like(dh_next)
             continue
         dh_next = dh * z  # direct path through z * h_{t-1}
-        dh_next += dhrz[:, :H2] @ W_rz  # through r and z
         if variant == "torch":
-            dh_next += dhn_ @ W_n  # through W_hn h
+            dh_next += W_hh.T @ dA_h  # through r, z and W_hn h
         else:
+            dh_next += W_rz.T @ dA_h[:H2]  # through r and z
             dh_next += drh * r  # through r * h
-    dx = dA_in @ params[W_IH]
-    if variant == "torch":
-        grads = _param_grads(dA_in, x, dA_h, h[:-1])
-    else:
-        # W_hn multiplies r * h_{t-1}, not h_{t-1}: its gradient uses the saved r * h.
-        grads = _param_grads(dA_in, x, dA_h, h[:-1])
-        dn2 = dA_h[:, :, H2:].reshape(T * N, H)
-        grads[W_HH][H2:] = dn2.T @ hn.reshape(T * N, H)
-    return BPTT(dx, dh_next, grads, dh_total)
+    dx, dW_ih, db_ih = _input_grads(params[W_IH], dA_in, x)
+    grads = {W_IH: dW_ih, W_HH: dW_hh, B_IH: db_ih, B_HH: db_hh}
+    return BPTT(dx, dh_next.T.copy(), grads, _tm(dhs_f))

@@ -223,7 +223,7 @@ class RecurrentLayer:
         raise NotImplementedError
 
     def _final_state(self, cache):
-        return cache.h[-1]
+        return cache.h[-1].T.copy()  # caches hold feature-major (H, N) states
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size}, dtype={self.dtype})"
@@ -293,7 +293,7 @@ class LSTM(RecurrentLayer):
         return F.lstm_backward(self.params, dhs, cache, dh_T, truncate)
 
     def _final_state(self, cache):
-        return cache.h[-1], cache.c[-1]
+        return cache.h[-1].T.copy(), cache.c[-1].T.copy()
 
 
 class GRU(RecurrentLayer):
