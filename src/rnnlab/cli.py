@@ -17,6 +17,8 @@ from rnnlab.errors import RnnlabError
 COMMAND_MODULES: list[str] = [
     "rnnlab.commands.gradcheck",
     "rnnlab.commands.bench",
+    "rnnlab.commands.run",
+    "rnnlab.commands.report",
 ]
 
 EXIT_USAGE = 2

@@ -1,0 +1,187 @@
+"""``rnnlab run {SECTION,all}``: run sections of the lab into a results folder.
+
+The section names come from :mod:`rnnlab.experiments.registry`; each section's own options (its
+``add_arguments``) are added to this parser. An option declared by two sections must be declared
+identically (same flags, same dest); the first declaration is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rnnlab.errors import ConfigError, RnnlabError
+
+
+class _SharedOptions:
+    """Stands in for a parser in a section's ``add_arguments``: skips options already declared.
+
+    An option whose flags were declared before by another section is skipped when its dest
+    matches; flags shared with a different dest are a programming error (ConfigError).
+    """
+
+    def __init__(self, target: Any, seen: dict[str, str], section: str) -> None:
+        self._target = target
+        self._seen = seen  # option string -> dest
+        self._section = section
+
+    def add_argument(self, *flags: str, **kwargs: Any) -> Any:
+        probe = argparse.ArgumentParser(add_help=False)
+        action = probe.add_argument(*flags, **kwargs)
+        known = [f for f in action.option_strings if f in self._seen]
+        if known:
+            if any(self._seen[f] != action.dest for f in known) or len(known) != len(
+                action.option_strings
+            ):
+                raise ConfigError(
+                    f"section {self._section!r} declares {', '.join(action.option_strings)} "
+                    f"(dest {action.dest!r}) differently from an earlier section"
+                )
+            return None
+        for flag in action.option_strings:
+            self._seen[flag] = action.dest
+        return self._target.add_argument(*flags, **kwargs)
+
+    def add_argument_group(self, *args: Any, **kwargs: Any) -> _SharedOptions:
+        return _SharedOptions(
+            self._target.add_argument_group(*args, **kwargs), self._seen, self._section
+        )
+
+    def add_mutually_exclusive_group(self, **kwargs: Any) -> _SharedOptions:
+        return _SharedOptions(
+            self._target.add_mutually_exclusive_group(**kwargs), self._seen, self._section
+        )
+
+    def __getattr__(self, name: str) -> Any:  # set_defaults and anything else
+        return getattr(self._target, name)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from rnnlab.experiments import registry
+    from rnnlab.experiments.runner import DEFAULT_OUT_ROOT, DEVICES, get_section
+
+    names = list(registry.SECTIONS)
+    parser = subparsers.add_parser(
+        "run",
+        help="run a section of the lab (or all) into a results folder",
+        description=(
+            "Run a section of the lab and write its results folder: metrics.json, "
+            "observations.md, section.json, figures/*.png and the executed notebook; then "
+            "rebuild the HTML report index.html. 'all' runs every section in order."
+        ),
+    )
+    parser.add_argument("section", choices=[*names, "all"], help="which section to run")
+    parser.add_argument(
+        "--out",
+        default=DEFAULT_OUT_ROOT,
+        metavar="DIR",
+        help="results root folder (default: %(default)s)",
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
+        "--quick",
+        dest="profile",
+        action="store_const",
+        const="quick",
+        help="tiny settings that run in seconds (for tests and a first look)",
+    )
+    size.add_argument(
+        "--full",
+        dest="profile",
+        action="store_const",
+        const="full",
+        help="the larger settings a GPU or patience allows",
+    )
+    parser.set_defaults(profile="default")
+    parser.add_argument("--seed", type=int, default=0, help="base seed (default: %(default)s)")
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where PyTorch models run (default: %(default)s: cuda if available)",
+    )
+    parser.add_argument(
+        "--no-notebook",
+        dest="notebook",
+        action="store_false",
+        help="do not execute the section's notebook",
+    )
+    parser.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress bars or status lines",
+    )
+    seen: dict[str, str] = {s: a.dest for a in parser._actions for s in a.option_strings}
+    for name in names:
+        try:
+            module = get_section(name)
+        except RnnlabError as exc:  # keep the other sections usable; running this one says why
+            print(f"rnnlab: warning: {exc}", file=sys.stderr)
+            continue
+        add_arguments = getattr(module, "add_arguments", None)
+        if add_arguments is None:
+            continue
+        group = parser.add_argument_group(f"{name} options")
+        add_arguments(_SharedOptions(group, seen, name))
+    parser.set_defaults(func=main)
+
+
+def _section_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    from rnnlab.experiments.runner import get_section
+
+    module = get_section(name)
+    picker = getattr(module, "options_from_args", None)
+    return dict(picker(args)) if picker is not None else {}
+
+
+def main(args: argparse.Namespace) -> int:
+    from rnnlab.experiments import runner
+    from rnnlab.report import build_report
+
+    start = time.perf_counter()
+    names = runner.section_names() if args.section == "all" else [args.section]
+    options = {name: _section_options(name, args) for name in names}
+    if args.section == "all":
+        merged: dict[str, Any] = {}
+        for section_options in options.values():
+            merged.update(section_options)
+        outcome = runner.run_all(
+            args.out,
+            args.profile,
+            args.seed,
+            args.device,
+            args.progress,
+            merged,
+            notebook=args.notebook,
+        )
+        results, report = outcome.results, outcome.report
+    else:
+        result = runner.run_section(
+            args.section,
+            args.out,
+            args.profile,
+            args.seed,
+            args.device,
+            args.progress,
+            options[args.section],
+            notebook=args.notebook,
+        )
+        results = {args.section: result}
+        report = build_report(args.out)
+    wall = time.perf_counter() - start
+    for name in results:
+        folder = Path(args.out) / name
+        files = ["metrics.json", "observations.md", "section.json"]
+        if (folder / "figures").is_dir():
+            files.append("figures/")
+        if (folder / f"{name}.ipynb").is_file():
+            files.append(f"{name}.ipynb")
+        print(f"{name}: {folder}/ ({', '.join(files)})")
+    print(f"report: {report}")
+    print(f"wall time: {runner.format_seconds(wall)}")
+    sys.stdout.flush()
+    return 0

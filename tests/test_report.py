@@ -1,0 +1,163 @@
+"""The HTML report and the notebook display helpers, from hand-written results folders."""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+import zlib
+
+import pytest
+
+from rnnlab.cli import main
+from rnnlab.experiments import registry, runner
+from rnnlab.experiments.base import Figure, SectionResult, Table
+from rnnlab.report import build_report
+from rnnlab.report import display as show
+
+
+def tiny_png(shade: int) -> bytes:
+    """A valid 2x2 grey PNG of the given shade, made without matplotlib."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    raw = b"".join(b"\x00" + bytes([shade, shade]) for _ in range(2))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def make_result() -> SectionResult:
+    return SectionResult(
+        name="alpha",
+        title="Alpha & <Omega>",
+        config={"hidden_size": 32, "seeds": [0, 1, 2], "text": "a<b>.txt"},
+        metrics={
+            "final_loss": {"RNN": 1.25, "LSTM": 0.75},
+            "curve": list(range(50)),
+            "data": {"text": "fortunes <min>", "characters": 12345},
+        },
+        observations=["LSTM beats RNN by 0.50 <nats> & more.", "The gap is 3 'spreads'."],
+        figures=[
+            Figure("figures/loss.png", "Loss <curves> & spread"),
+            Figure("figures/grad.png", 'Gradient "norms"'),
+            Figure("figures/gone.png", "A figure whose file is missing"),
+        ],
+        tables=[
+            Table(
+                "Final <loss>", ["model", "loss", "ok"], [["RNN", 1.25, True], ["LSTM", 0.75, None]]
+            )
+        ],
+        text_blocks={"sampled <text>": "the quick <script>alert(1)</script> fox"},
+    )
+
+
+def write_section(out_root, result: SectionResult) -> None:
+    folder = out_root / result.name
+    (folder / "figures").mkdir(parents=True)
+    (folder / "figures" / "loss.png").write_bytes(tiny_png(10))
+    (folder / "figures" / "grad.png").write_bytes(tiny_png(200))
+    data = result.to_dict()
+    data["settings"] = {
+        "profile": "quick",
+        "seed": 7,
+        "device": "cpu",
+        "device_name": "x86_64",
+        "options": {},
+        "config": result.config,
+        "wall_time_s": 75.5,
+        "started_at": "2025-01-01T10:00:00+00:00",
+        "python": "3.11.7",
+        "numpy": "1.26.4",
+        "torch": "2.14.1",
+        "torch_threads": 2,
+        "cpu_count": 2,
+        "platform": "Linux",
+        "rnnlab": "0.1.0",
+        "command": "rnnlab run alpha",
+        "notebook": {"file": "alpha.ipynb", "source": "notebooks/alpha.py", "wall_time_s": 4.0},
+    }
+    runner.write_json(folder / "section.json", data)
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        registry, "SECTIONS", {"alpha": "no_such_module_alpha", "beta": "no_such_module_beta"}
+    )
+    out_root = tmp_path / "results"
+    write_section(out_root, make_result())
+    return out_root
+
+
+def test_report_is_one_escaped_self_contained_file(results):
+    path = build_report(results)
+    assert path == results / "index.html"
+    page = path.read_text()
+    # Every figure embedded, every text escaped, nothing raw from the results.
+    for name in ("loss.png", "grad.png"):
+        encoded = base64.b64encode((results / "alpha" / "figures" / name).read_bytes()).decode()
+        assert f"data:image/png;base64,{encoded}" in page
+    assert "Figure file missing: figures/gone.png" in page
+    assert "Figure 1. Loss &lt;curves&gt; &amp; spread" in page
+    assert "Figure 2. Gradient &quot;norms&quot;" in page
+    assert "LSTM beats RNN by 0.50 &lt;nats&gt; &amp; more." in page
+    assert "The gap is 3 &#x27;spreads&#x27;." in page
+    assert "<caption>Final &lt;loss&gt;</caption>" in page
+    assert '<td class="num">1.25</td>' in page and "<td>yes</td>" in page and "<td>—</td>" in page
+    assert (
+        "<h3>sampled &lt;text&gt;</h3><pre>the quick &lt;script&gt;alert(1)&lt;/script&gt; fox</pre>"
+        in page
+    )
+    assert "<script" not in page and "<b>" not in page
+    assert "a&lt;b&gt;.txt" in page  # config
+    assert "<th>Data: text</th><td>fortunes &lt;min&gt;</td>" in page  # run settings
+    assert "<th>Seed</th><td>7</td>" in page and "<th>PyTorch</th><td>2.14.1</td>" in page
+    assert "1 min 16 s" in page and "alpha/alpha.ipynb" in page
+    assert "final_loss.LSTM" in page and "50 values, first 0, last 49" in page
+    # Table of contents and the section not run.
+    assert 'href="#sec-alpha"' in page and 'id="sec-alpha"' in page and 'id="sec-beta"' in page
+    assert "Not run: no results in" in page and "rnnlab run beta" in page
+    # No external resources.
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    assert "<link" not in page
+
+
+def test_report_survives_an_unreadable_section(results):
+    (results / "beta").mkdir()
+    (results / "beta" / "section.json").write_text("{ not json")
+    page = build_report(results).read_text()
+    assert "could not be read" in page and "expected valid JSON" in page
+
+
+def test_report_command(results, tmp_path, capsys):
+    assert main(["report", "--out", str(results)]) == 0
+    assert str(results / "index.html") in capsys.readouterr().out
+    assert main(["report", "--out", str(tmp_path / "missing")]) == 2
+    assert "expected a results folder" in capsys.readouterr().err
+
+
+def test_show_section_displays_everything(results, monkeypatch, capsys):
+    shown = []
+    monkeypatch.setattr(show, "_display", shown.append)
+    result = runner.load_section(results / "alpha")
+    (results / "alpha" / "figures" / "gone.png").write_bytes(tiny_png(90))
+    show.show_section(result, out_dir=results / "alpha", config=True)
+    kinds = [type(obj).__name__ for obj in shown]
+    assert kinds.count("Image") == 3 and kinds.count("DataFrame") == 2
+    markdown = [obj.data for obj in shown if type(obj).__name__ == "Markdown"]
+    assert "- LSTM beats RNN by 0.50 \\<nats\\> & more.\n- The gap is 3 'spreads'." in markdown
+    assert '*Figure 2. Gradient "norms"*' in markdown
+    table = next(obj for obj in shown if type(obj).__name__ == "DataFrame")
+    assert list(table.index) == ["RNN", "LSTM"] and table.loc["LSTM", "loss"] == 0.75
+    assert "the quick <script>alert(1)</script> fox" in capsys.readouterr().out
+    monkeypatch.setenv("RNNLAB_OUT", str(results))
+    assert show.figure_path(result, "grad") == results / "alpha" / "figures" / "grad.png"
+    with pytest.raises(Exception, match="unknown figure 'nope'"):
+        show.show_figure(result, "nope")
