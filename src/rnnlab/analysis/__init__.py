@@ -1,0 +1,1 @@
+"""Pure NumPy measurements: gradient flow, weight statistics, saturation, insights."""

@@ -1,0 +1,1 @@
+"""Datasets: toy tasks and real data (finding files is kept apart from parsing them)."""

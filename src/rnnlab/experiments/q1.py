@@ -1,0 +1,454 @@
+"""Q1: RNN, LSTM and GRU from scratch (NumPy, hand-written BPTT) on two toy tasks.
+
+The section trains the engine's RNN, LSTM and GRU with one shared budget over several seeds on
+sine-wave next-value prediction and on character-level language modelling of real English text,
+then measures gradient flow through time, and writes loss curves, tables, sampled text and
+observations computed from the numbers.
+
+Data flow: :mod:`rnnlab.data.toy` (tasks) -> :mod:`rnnlab.train.scratch_loop` (training records)
+-> :mod:`rnnlab.analysis.insights` and :mod:`rnnlab.analysis.gradflow` (numbers, sentences) ->
+:mod:`rnnlab.viz.q1` (figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnlab.analysis import gradflow as gf
+from rnnlab.analysis import insights
+from rnnlab.data.toy import (
+    CharCorpus,
+    load_text_source,
+    make_sine_data,
+    one_hot,
+    random_windows,
+    read_text_file,
+)
+from rnnlab.errors import ConfigError, DataError
+from rnnlab.experiments.base import (
+    PROFILES,
+    Figure,
+    RunContext,
+    SectionResult,
+    Table,
+    config_to_dict,
+)
+from rnnlab.scratch import mse, softmax_cross_entropy
+from rnnlab.train.scratch_loop import (
+    CELL_LABELS,
+    SeqModel,
+    SineTask,
+    TextTask,
+    TrainSettings,
+    make_model,
+    sample_text,
+    train_model,
+)
+
+NAME = "q1"
+TITLE = "Q1. RNN, LSTM and GRU from scratch: training curves, insights and gradient flow"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of Q1 (the same budget for every cell; seeds seed, seed+1, ...)."""
+
+    profile: str = "default"
+    seed: int = 0
+    n_seeds: int = 3
+    cells: tuple[str, ...] = ("rnn", "lstm", "gru")
+    lr: float = 5e-3  # Adam, every cell and task
+    clip: float = 5.0  # global gradient-norm clipping
+    dtype: str = "float32"  # training precision (gradient flow runs in float64)
+    # sine-wave next-value prediction
+    sine_hidden: int = 32
+    sine_train_sequences: int = 512
+    sine_val_sequences: int = 128
+    sine_seq_len: int = 50
+    sine_noise: float = 0.1
+    sine_period_min: float = 8.0
+    sine_period_max: float = 40.0
+    sine_epochs: int = 16
+    sine_batches_per_epoch: int = 40
+    sine_batch_size: int = 32
+    sine_bptt_window: int | None = None
+    # character-level language model
+    text_path: str | None = None  # None: Debian fortunes, else Python's own English text
+    text_hidden: int = 64
+    text_seq_len: int = 64
+    text_bptt_window: int | None = 32
+    text_epochs: int = 16
+    text_batches_per_epoch: int = 50
+    text_batch_size: int = 32
+    text_val_fraction: float = 0.1
+    text_val_windows: int = 64
+    sample_prime: str = "The "
+    sample_length: int = 200
+    sample_temperature: float = 0.8  # for samples during training
+    final_temperatures: tuple[float, ...] = (0.5, 1.0)  # extra samples after training
+    # gradient flow
+    gradflow_lengths: tuple[int, ...] = (20, 50, 100)
+    gradflow_sequences: int = 16
+    jacobian_sequences: int = 4
+    vanishing_radius: float = 0.5
+    exploding_radius: float = 3.0
+
+    def settings(self, task: str) -> TrainSettings:
+        """The shared training budget of ``task`` (``"sine"`` or ``"text"``)."""
+        p = task + "_"
+        return TrainSettings(
+            hidden_size=getattr(self, p + "hidden"),
+            epochs=getattr(self, p + "epochs"),
+            batches_per_epoch=getattr(self, p + "batches_per_epoch"),
+            batch_size=getattr(self, p + "batch_size"),
+            lr=self.lr,
+            clip=self.clip,
+            bptt_window=getattr(self, p + "bptt_window"),
+            dtype=self.dtype,
+        )
+
+
+PROFILE_OVERRIDES: dict[str, dict] = {
+    "quick": {
+        "n_seeds": 2, "sine_hidden": 8, "sine_train_sequences": 32, "sine_val_sequences": 16, "sine_seq_len": 20,
+        "sine_epochs": 3, "sine_batches_per_epoch": 5, "sine_batch_size": 8, "text_hidden": 16, "text_seq_len": 16,
+        "text_bptt_window": 8, "text_epochs": 3, "text_batches_per_epoch": 5, "text_batch_size": 8,
+        "text_val_windows": 8, "sample_length": 40, "gradflow_lengths": (10, 20), "gradflow_sequences": 4,
+        "jacobian_sequences": 2, "lr": 1e-2,
+    },
+    "default": {},
+    "full": {
+        "n_seeds": 5, "sine_hidden": 64, "sine_epochs": 40, "sine_batches_per_epoch": 50, "text_hidden": 128,
+        "text_seq_len": 100, "text_bptt_window": 50, "text_epochs": 40, "text_batches_per_epoch": 100,
+        "text_val_windows": 200, "sample_length": 400, "gradflow_lengths": (20, 50, 100, 200),
+        "gradflow_sequences": 32, "jacobian_sequences": 8, "lr": 3e-3,
+    },
+}
+
+
+def build_config(profile: str = "default", seed: int = 0, text_path: str | None = None, **options) -> Config:
+    """The configuration of ``profile`` with the user's options (``text_path``: ``--text PATH``)."""
+    if profile not in PROFILES:
+        raise ConfigError(f"expected a profile in {PROFILES}, found {profile!r}")
+    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(Config)})
+    if unknown:
+        raise ConfigError(f"expected Q1 options among the Config fields, found unknown {unknown}")
+    if text_path is not None:
+        path = Path(text_path).expanduser()
+        read_text_file(path)  # a missing, non-UTF-8 or empty file fails here, before any work
+        text_path = str(path.resolve())
+    values = {**PROFILE_OVERRIDES[profile], **options}
+    return Config(profile=profile, seed=int(seed), text_path=text_path, **values)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--text PATH``: train the character model on any UTF-8 text file."""
+    parser.add_argument("--text", dest="text_path", metavar="PATH", default=None,
+                        help="Q1: UTF-8 text file for the character-level model (default: Debian "
+                             "fortunes quotations if installed, else English text shipped with Python)")
+
+
+def options_from_args(args: argparse.Namespace) -> dict:
+    path = getattr(args, "text_path", None)
+    return {"text_path": path} if path is not None else {}
+
+
+# ------------------------------------------------------------------------------------------
+# Running
+# ------------------------------------------------------------------------------------------
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="q1 training", unit="run", disable=not enabled, leave=False)
+
+
+def _curves(histories) -> dict[str, list]:
+    """Per-seed arrays (S, E+1) of the recorded quantities of one model."""
+    keys = ("val_loss", "train_loss", "seconds", "grad_norm", "clipped_fraction")
+    return {k: [h.series(k).tolist() for h in histories] for k in keys}
+
+
+def _run_curves(curves: dict, num_parameters: int) -> insights.RunCurves:
+    return insights.RunCurves(np.array(curves["val_loss"]), np.array(curves["seconds"]), num_parameters,
+                              np.array(curves["train_loss"]))
+
+
+def _mechanism(models: list[SeqModel], x: np.ndarray, y: np.ndarray, loss_fn) -> dict:
+    """Gradient decay factor (loss on the last step) and gate means, averaged over seeds."""
+    factors, gates = [], []
+    for m in models:
+        m64 = m.astype(np.float64)
+        x64 = x.astype(np.float64)
+        norms = gf.grad_norms_last_step(m64, x64, y, loss_fn)
+        factors.append(gf.fit_decay(norms).factor_per_step)
+        gates.append(gf.gate_means(m64.layer, x64))
+    out = {"grad_factor_per_step": float(np.mean(factors)),
+           "grad_factor_per_seed": [float(f) for f in factors]}
+    for name in gates[0]:
+        key = f"{name}_gate_mean" if not name.endswith(f"_above_{gf.OPEN_GATE:g}") else \
+            f"{name.split('_above_')[0]}_gate_open_fraction"
+        out[key] = float(np.mean([g[name] for g in gates]))
+    return out
+
+
+def _gradflow_entry(model: SeqModel, x: np.ndarray, y: np.ndarray) -> dict:
+    norms = gf.grad_norms_last_step(model, x, y, softmax_cross_entropy)
+    return {"norms": norms.tolist(), "fit": gf.fit_decay(norms).to_dict()}
+
+
+def run_gradflow(config: Config, corpus: CharCorpus, init_models: dict[str, SeqModel],
+                 trained_models: dict[str, SeqModel]) -> dict:
+    """||dL/dh_t|| for every length, cell and condition, and Jacobian norms at the longest length.
+
+    Inputs are windows of the text (one-hot), the loss the cross-entropy of the last step's next
+    character; every model is converted to float64 first.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]).generate_state(1)[0])
+    lengths = [int(T) for T in config.gradflow_lengths]
+    windows = {T: random_windows(corpus.ids, config.gradflow_sequences, T, rng) for T in lengths}
+    V = corpus.vocab_size
+    cells: dict[str, dict] = {}
+    jacobian: dict[str, dict] = {}
+    T_max = max(lengths)
+    for cell, init in init_models.items():
+        label = CELL_LABELS[cell]
+        variants = {
+            "init": init.astype(np.float64),
+            "trained": trained_models[cell].astype(np.float64),
+        }
+        for cond, radius in (("vanishing", config.vanishing_radius), ("exploding", config.exploding_radius)):
+            m = init.astype(np.float64)
+            m.layer = gf.rescale_recurrent(m.layer, radius)
+            variants[cond] = m
+        cells[label] = {cond: {} for cond in variants}
+        jacobian[label] = {}
+        for cond, model in variants.items():
+            for T in lengths:
+                x_ids, y_ids = windows[T]
+                cells[label][cond][str(T)] = _gradflow_entry(model, one_hot(x_ids, V), y_ids)
+            xj = one_hot(windows[T_max][0][: config.jacobian_sequences], V)
+            jacobian[label][cond] = gf.jacobian_norms(model.layer, xj).tolist()
+        cells[label]["radius_init"] = gf.recurrent_radii(variants["init"].layer)
+        cells[label]["radius_trained"] = gf.recurrent_radii(variants["trained"].layer)
+    return {
+        "lengths": lengths,
+        "vanishing_radius": config.vanishing_radius,
+        "exploding_radius": config.exploding_radius,
+        "trained_on": "text",
+        "n_sequences": config.gradflow_sequences,
+        "cells": cells,
+        "jacobian": jacobian,
+    }
+
+
+def run(config: Config, ctx: RunContext) -> SectionResult:
+    """Train, measure, plot and write the observations of Q1.
+
+    The engine's matrices are small (hidden size 32-128), where multi-threaded BLAS only adds
+    synchronisation cost (measured 3-5x slower per update on a busy 2-core machine), so the
+    section runs with one BLAS thread; the limit is lifted when it returns.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run(config, ctx)
+
+
+def _run(config: Config, ctx: RunContext) -> SectionResult:
+    from rnnlab.viz import q1 as viz
+    from rnnlab.viz.style import save_figure
+
+    start = time.perf_counter()
+    seeds = [config.seed + i for i in range(config.n_seeds)]
+    labels = [CELL_LABELS[c] for c in config.cells]
+
+    # --- data -------------------------------------------------------------------------------
+    source = load_text_source(config.text_path)
+    corpus = CharCorpus(source.text, val_fraction=config.text_val_fraction, source=source.name)
+    corpus.check_windows(config.text_seq_len)
+    if len(corpus.ids) <= max(config.gradflow_lengths):
+        raise DataError(f"expected more than {max(config.gradflow_lengths)} characters of text for "
+                        f"the gradient-flow lengths, found {len(corpus.ids)}")
+    sine = make_sine_data(config.sine_train_sequences, config.sine_val_sequences, config.sine_seq_len,
+                          noise=config.sine_noise, period_range=(config.sine_period_min, config.sine_period_max),
+                          seed=config.seed)
+    tasks = {
+        "sine": SineTask(sine, dtype=config.dtype),
+        "text": TextTask(corpus, config.text_seq_len, max_val_windows=config.text_val_windows, dtype=config.dtype),
+    }
+
+    # --- training ---------------------------------------------------------------------------
+    histories: dict[str, dict[str, list]] = {t: {c: [] for c in config.cells} for t in tasks}
+    trained: dict[str, dict[str, list[SeqModel]]] = {t: {c: [] for c in config.cells} for t in tasks}
+    init_text: dict[str, SeqModel] = {}
+    samples: dict[str, list[tuple[int, float, str]]] = {c: [] for c in config.cells}
+    sample_epochs = sorted({1, max(1, config.text_epochs // 2), config.text_epochs})
+    sample_rng_seed = np.random.SeedSequence([config.seed, 2]).generate_state(1)[0]
+    bar = _progress(len(tasks) * len(seeds) * len(config.cells), ctx.progress)
+    for task_name, task in tasks.items():
+        settings = config.settings(task_name)
+        for seed in seeds:
+            for cell in config.cells:
+                model = make_model(task, cell, settings, seed)
+                callback = None
+                if task_name == "text" and seed == seeds[0]:
+                    init_text[cell] = model.astype(np.float64)
+                    rng = np.random.default_rng(sample_rng_seed)
+
+                    def callback(record, m, cell=cell, rng=rng):
+                        if record.epoch in sample_epochs:
+                            text = sample_text(m, corpus, prime=config.sample_prime, length=config.sample_length,
+                                               temperature=config.sample_temperature, rng=rng)
+                            samples[cell].append((record.epoch, config.sample_temperature, text))
+
+                model, history = train_model(task, cell, settings, seed, on_epoch=callback, model=model)
+                histories[task_name][cell].append(history)
+                trained[task_name][cell].append(model)
+                bar.set_postfix_str(f"{task_name} {CELL_LABELS[cell]} seed {seed}")
+                bar.update(1)
+    bar.close()
+    for cell in config.cells:
+        rng = np.random.default_rng(np.random.SeedSequence([config.seed, 3]).generate_state(1)[0])
+        for temperature in config.final_temperatures:
+            text = sample_text(trained["text"][cell][0], corpus, prime=config.sample_prime,
+                               length=config.sample_length, temperature=temperature, rng=rng)
+            samples[cell].append((config.text_epochs, temperature, text))
+    train_seconds = time.perf_counter() - start
+
+    # --- numbers ----------------------------------------------------------------------------
+    loss_fns = {"sine": mse, "text": softmax_cross_entropy}
+    task_titles = {"sine": "Sine", "text": "Text"}
+    loss_names = {"sine": "validation MSE", "text": "validation cross-entropy (nats/char)"}
+    task_metrics: dict[str, dict] = {}
+    for task_name, task in tasks.items():
+        curves = {CELL_LABELS[c]: _curves(histories[task_name][c]) for c in config.cells}
+        params = {CELL_LABELS[c]: histories[task_name][c][0].num_parameters for c in config.cells}
+        summary = insights.summarize_runs({m: _run_curves(curves[m], params[m]) for m in curves})
+        xv, yv = task.validation()
+        n_mech = min(len(xv), config.gradflow_sequences)
+        mechanism = {CELL_LABELS[c]: _mechanism(trained[task_name][c], xv[:n_mech], yv[:n_mech], loss_fns[task_name])
+                     for c in config.cells}
+        task_metrics[task_name] = {**summary, "curves": curves, "mechanism": mechanism,
+                                   "loss": loss_names[task_name]}
+    task_metrics["sine"]["copy_last_value_mse"] = sine.baseline_mse
+    task_metrics["text"]["unigram_entropy_nats"] = corpus.summary()["unigram_entropy_nats"]
+    gradflow = run_gradflow(config, corpus, init_text, {c: trained["text"][c][0] for c in config.cells})
+
+    # --- figures ----------------------------------------------------------------------------
+    figs_dir = ctx.figures_dir
+    figures: list[Figure] = []
+    panels = {
+        f"{task_titles[t]}: {loss_names[t]}": {
+            "curves": {m: {k: np.array(v) for k, v in c.items()} for m, c in task_metrics[t]["curves"].items()},
+            "ylabel": loss_names[t],
+            "threshold": task_metrics[t]["threshold"],
+            "log_y": True if t == "sine" else None,
+        }
+        for t in tasks
+    }
+    for x, fname, what in (("epoch", "loss_curves.png", "epochs"),
+                           ("seconds", "loss_vs_time.png", "training seconds")):
+        save_figure(viz.figure_loss_curves(panels, x=x), figs_dir / fname)
+        figures.append(Figure(f"figures/{fname}", (
+            f"Validation loss (solid; band: min-max over {config.n_seeds} seeds) and training loss "
+            f"(dashed) of the NumPy RNN, LSTM and GRU against {what}; dotted line: the loss threshold "
+            f"used for 'time to threshold'.")))
+    lengths = list(config.gradflow_lengths)
+    save_figure(viz.figure_gradflow_init_vs_trained(gradflow["cells"], lengths, trained_on="text"),
+                figs_dir / "gradflow_init_vs_trained.png")
+    figures.append(Figure("figures/gradflow_init_vs_trained.png", (
+        "||dL/dh_t|| for a loss on the last step only, from the hand-written BPTT (float64, mean over "
+        f"{config.gradflow_sequences} text windows), per cell and sequence length, at initialisation "
+        "(dashed) and after training (solid); the legend gives the fitted factor per step.")))
+    save_figure(viz.figure_gradflow_radius(gradflow["cells"], lengths, vanishing_radius=config.vanishing_radius,
+                                           exploding_radius=config.exploding_radius),
+                figs_dir / "gradflow_vanishing_exploding.png")
+    figures.append(Figure("figures/gradflow_vanishing_exploding.png", (
+        f"Vanishing (every W_hh gate block at spectral radius {config.vanishing_radius:g}) and exploding "
+        f"(radius {config.exploding_radius:g}) gradients in untrained cells, per sequence length.")))
+    save_figure(viz.figure_jacobian(gradflow["jacobian"], T=max(lengths), vanishing_radius=config.vanishing_radius,
+                                    exploding_radius=config.exploding_radius),
+                figs_dir / "jacobian_norms.png")
+    figures.append(Figure("figures/jacobian_norms.png", (
+        f"Spectral norm of the Jacobian product dh_T/dh_t against the lag T - t (T = {max(lengths)}, "
+        f"mean over {config.jacobian_sequences} text windows), computed exactly by backpropagating each "
+        "unit vector from h_T through the engine's BPTT.")))
+
+    # --- tables -----------------------------------------------------------------------------
+    tables = []
+    for t in tasks:
+        m = task_metrics[t]
+        rows = []
+        for label in m["ranking"]:
+            d = m["models"][label]
+            rows.append([
+                label, d["num_parameters"], f"{d['final_val_mean']:.4g} ± {d['final_val_std']:.2g}",
+                f"{d['best_val_mean']:.4g}",
+                "never" if d["epochs_to_threshold_mean"] is None else f"{d['epochs_to_threshold_mean']:.1f}",
+                "never" if d["seconds_to_threshold_mean"] is None else f"{d['seconds_to_threshold_mean']:.2f}",
+                f"{d['seeds_reached']}/{m['n_seeds']}", f"{d['seconds_per_epoch']:.3f}",
+                f"{m['mechanism'][label]['grad_factor_per_step']:.3f}",
+            ])
+        tables.append(Table(
+            f"{task_titles[t]}: {m['loss']} after {m['epochs']} epochs, threshold {m['threshold']:.4g}",
+            ["model", "parameters", "final loss (mean ± sd)", "best loss (mean)", "epochs to threshold",
+             "seconds to threshold", "seeds reaching it", "seconds per epoch", "gradient factor per step (trained)"],
+            rows))
+    rows = []
+    for label, conds in gradflow["cells"].items():
+        for cond in ("init", "trained", "vanishing", "exploding"):
+            for T in lengths:
+                e = conds[cond][str(T)]
+                rows.append([label, cond, T, f"{e['fit']['factor_per_step']:.3f}", f"{e['fit']['r2']:.2f}",
+                             f"{e['norms'][-1]:.3g}", f"{e['norms'][0]:.3g}"])
+    tables.append(Table(
+        f"Gradient flow: fitted factor per step back in time of ||dL/dh_t|| (vanishing: radius "
+        f"{config.vanishing_radius:g}, exploding: radius {config.exploding_radius:g})",
+        ["cell", "condition", "T", "factor per step", "R^2 of fit", "norm at t = T", "norm at t = 1"], rows))
+
+    # --- observations -----------------------------------------------------------------------
+    observations: list[str] = []
+    for t in tasks:
+        m = task_metrics[t]
+        observations += insights.curve_observations(task_titles[t], loss_names[t], m)
+        observations += insights.cost_observations(task_titles[t], m, config.settings(t).hidden_size)
+        observations += insights.mechanism_observations(task_titles[t], m, m["mechanism"])
+    observations.append(
+        f"Sine: copying the last noisy value would score validation MSE {sine.baseline_mse:.3g}; "
+        + ", ".join(f"{lb} ends at {task_metrics['sine']['models'][lb]['final_val_mean']:.3g}" for lb in labels)
+        + ".")
+    observations.append(
+        f"Text: a model that ignores context scores {task_metrics['text']['unigram_entropy_nats']:.3g} "
+        f"nats/char (the character entropy of the training text); "
+        + ", ".join(f"{lb} ends at {task_metrics['text']['models'][lb]['final_val_mean']:.3g}" for lb in labels)
+        + ".")
+    observations += insights.gradflow_observations(gradflow)
+
+    text_blocks = {}
+    for cell in config.cells:
+        lines = [f"--- epoch {e}, temperature {temp:g} ---\n{s}" for e, temp, s in samples[cell]]
+        text_blocks[f"Sampled text, {CELL_LABELS[cell]} (seed {seeds[0]}, prime {config.sample_prime!r})"] = \
+            "\n\n".join(lines)
+
+    metrics = {
+        "text_source": {"name": source.name, "description": source.description, "files": list(source.files),
+                        **corpus.summary()},
+        "sine_data": {"train_sequences": config.sine_train_sequences, "val_sequences": config.sine_val_sequences,
+                      "seq_len": config.sine_seq_len, "noise": config.sine_noise,
+                      "copy_last_value_mse": sine.baseline_mse},
+        "seeds": seeds,
+        "tasks": task_metrics,
+        "gradflow": gradflow,
+        "samples": {CELL_LABELS[c]: [{"epoch": e, "temperature": temp, "text": s} for e, temp, s in samples[c]]
+                    for c in config.cells},
+        "timing": {"training_seconds": train_seconds, "total_seconds": time.perf_counter() - start},
+    }
+    return SectionResult(NAME, TITLE, config_to_dict(config), metrics, observations, figures, tables, text_blocks)

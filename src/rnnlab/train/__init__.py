@@ -1,0 +1,1 @@
+"""Training loops, checkpoints and the per-epoch records they emit."""
