@@ -5,6 +5,7 @@ import pytest
 
 from rnnlab.analysis.insights import (
     RunCurves,
+    clipping_observations,
     compare,
     cost_observations,
     curve_observations,
@@ -142,3 +143,11 @@ def test_gradflow_sentences_follow_the_factors():
     text2 = " ".join(gradflow_observations(g2))
     assert "at initialisation ||dL/dh_t|| grows x1.2" in text2
     assert "falls exponentially" not in text2
+
+
+def test_clipping_sentence():
+    (acted,) = clipping_observations("Text", {"RNN": 0.25, "LSTM": 0.0}, {"RNN": 6.0, "LSTM": 1.0}, 5.0)
+    assert "RNN 25% (mean norm 6.00)" in acted and "LSTM 0%" in acted
+    (never,) = clipping_observations("Text", {"RNN": 0.0}, {"RNN": 1.5}, 5.0)
+    assert "never acted" in never and "RNN 1.50" in never
+    assert clipping_observations("Text", {"RNN": 0.0}, {"RNN": 1.5}, None) == []

@@ -230,6 +230,27 @@ def cost_observations(task: str, summary: Mapping, hidden_size: int) -> list[str
             f"{_fmt(t0)} s per epoch): {desc}.")]
 
 
+def clipping_observations(task: str, clipped_fraction: Mapping[str, float], grad_norm: Mapping[str, float],
+                          clip: float | None) -> list[str]:
+    """How often gradient clipping acted during training, per model.
+
+    Parameters
+    ----------
+    clipped_fraction : mapping label -> fraction of updates whose global gradient norm exceeded
+        ``clip`` (mean over epochs and seeds)
+    grad_norm : mapping label -> mean global gradient norm before clipping
+    clip : float or None
+    """
+    if clip is None or not clipped_fraction:
+        return []
+    parts = ", ".join(f"{m} {100 * clipped_fraction[m]:.0f}% (mean norm {_fmt(grad_norm[m])})"
+                      for m in clipped_fraction)
+    if max(clipped_fraction.values()) == 0:
+        return [f"{task}: gradient clipping at global norm {clip:g} never acted (mean gradient norm "
+                + ", ".join(f"{m} {_fmt(grad_norm[m])}" for m in grad_norm) + ")."]
+    return [f"{task}: share of updates whose gradient was clipped at global norm {clip:g}: {parts}."]
+
+
 def mechanism_observations(task: str, summary: Mapping, mechanism: Mapping[str, Mapping]) -> list[str]:
     """"Why" sentences tying the loss ranking to measured gradient flow and gate values.
 

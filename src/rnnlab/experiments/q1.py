@@ -375,7 +375,7 @@ def _run(config: Config, ctx: RunContext) -> SectionResult:
         f"Vanishing (every W_hh gate block at spectral radius {config.vanishing_radius:g}) and exploding "
         f"(radius {config.exploding_radius:g}) gradients in untrained cells, per sequence length.")))
     save_figure(viz.figure_jacobian(gradflow["jacobian"], T=max(lengths), vanishing_radius=config.vanishing_radius,
-                                    exploding_radius=config.exploding_radius),
+                                    exploding_radius=config.exploding_radius, trained_on="text"),
                 figs_dir / "jacobian_norms.png")
     figures.append(Figure("figures/jacobian_norms.png", (
         f"Spectral norm of the Jacobian product dh_T/dh_t against the lag T - t (T = {max(lengths)}, "
@@ -421,6 +421,12 @@ def _run(config: Config, ctx: RunContext) -> SectionResult:
         observations += insights.curve_observations(task_titles[t], loss_names[t], m)
         observations += insights.cost_observations(task_titles[t], m, config.settings(t).hidden_size)
         observations += insights.mechanism_observations(task_titles[t], m, m["mechanism"])
+        curves = m["curves"]  # epoch 0 has no updates: averaged from epoch 1
+        observations += insights.clipping_observations(
+            task_titles[t],
+            {lb: float(np.mean(np.array(c["clipped_fraction"])[:, 1:])) for lb, c in curves.items()},
+            {lb: float(np.mean(np.array(c["grad_norm"])[:, 1:])) for lb, c in curves.items()},
+            config.clip)
     observations.append(
         f"Sine: copying the last noisy value would score validation MSE {sine.baseline_mse:.3g}; "
         + ", ".join(f"{lb} ends at {task_metrics['sine']['models'][lb]['final_val_mean']:.3g}" for lb in labels)

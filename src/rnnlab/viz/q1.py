@@ -211,11 +211,11 @@ def figure_gradflow_radius(cells: Mapping[str, Mapping], lengths: Sequence[int],
 
 
 def figure_jacobian(jacobian: Mapping[str, Mapping[str, np.ndarray]], *, T: int,
-                    vanishing_radius: float, exploding_radius: float):
+                    vanishing_radius: float, exploding_radius: float, trained_on: str = "the task"):
     """Panels per condition (init, trained, vanishing, exploding): ||dh_T/dh_t|| vs T - t per cell."""
     titles = {
         "init": "at initialisation",
-        "trained": "after training",
+        "trained": f"after training on {trained_on}",
         "vanishing": f"W_hh spectral radius {vanishing_radius:g}",
         "exploding": f"W_hh spectral radius {exploding_radius:g}",
     }
