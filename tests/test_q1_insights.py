@@ -151,3 +151,19 @@ def test_clipping_sentence():
     (never,) = clipping_observations("Text", {"RNN": 0.0}, {"RNN": 1.5}, 5.0)
     assert "never acted" in never and "RNN 1.50" in never
     assert clipping_observations("Text", {"RNN": 0.0}, {"RNN": 1.5}, None) == []
+
+
+def test_mechanism_sentence_does_not_overclaim_a_closed_gate():
+    from rnnlab.analysis.insights import mechanism_observations
+
+    models = {
+        "RNN": {"final_val_mean": 2.0, "final_val_std": 0.01},
+        "GRU": {"final_val_mean": 1.9, "final_val_std": 0.01},
+    }
+    summary = {"models": models}
+    open_gate = {"RNN": {"grad_factor_per_step": 0.6}, "GRU": {"grad_factor_per_step": 0.9, "update_gate_mean": 0.8}}
+    closed = {"RNN": {"grad_factor_per_step": 0.6}, "GRU": {"grad_factor_per_step": 0.9, "update_gate_mean": 0.07}}
+    text_open = " ".join(mechanism_observations("Text", summary, open_gate))
+    text_closed = " ".join(mechanism_observations("Text", summary, closed))
+    assert "mostly closed" not in text_open
+    assert "mostly closed" in text_closed and "0.07" in text_closed

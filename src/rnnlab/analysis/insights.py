@@ -298,7 +298,11 @@ def mechanism_observations(task: str, summary: Mapping, mechanism: Mapping[str, 
         if mean is None:
             return path
         extra = f", {100 * open_:.0f}% of its values above 0.9" if open_ is not None else ""
-        return f"{path} (measured: mean {gate} gate {mean:.2f}{extra})"
+        text = f"{path} (measured: mean {gate} gate {mean:.2f}{extra})"
+        if mean < 0.5:
+            text += (f", although with the {gate} gate mostly closed this direct path carries less "
+                     f"than half of the gradient, so it does not explain the difference alone")
+        return text
 
     if gated_win:
         names = " and ".join(gated_win)
