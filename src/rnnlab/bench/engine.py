@@ -27,6 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=20, help="timed repetitions (median reported)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    p.add_argument(
+        "--numpy-threads", type=int, default=1,
+        help="BLAS threads for the NumPy engine (default 1: its per-step products are small, and "
+        "threads waiting on each other cost more than they save, badly so on a busy machine)",
+    )
 
 
 def _median_ms(fn, repeats: int) -> float:
@@ -92,7 +97,13 @@ def main(args: argparse.Namespace) -> int:
     print(f"rnnlab bench engine: forward+backward, B={B} T={T} I={I} H={H} {args.dtype}, median of {args.repeats}")
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), numpy {np.__version__}")
-    rows = measure(B, T, I, H, args.repeats, args.dtype)
+    from threadpoolctl import threadpool_limits
+
+    if args.numpy_threads < 1:
+        raise ConfigError(f"expected --numpy-threads >= 1, found {args.numpy_threads}")
+    print(f"NumPy engine with {args.numpy_threads} BLAS thread(s)")
+    with threadpool_limits(args.numpy_threads, user_api="blas"):
+        rows = measure(B, T, I, H, args.repeats, args.dtype)
     print(f"{'cell':<6}{'numpy ms':>10}{'torch ms':>10}{'numpy GFLOP/s':>15}{'torch GFLOP/s':>15}{'numpy/torch speed':>19}")
     for r in rows:
         print(f"{r['cell']:<6}{r['numpy_ms']:>10.1f}{r['torch_ms']:>10.1f}{r['numpy_gflops']:>15.1f}"
