@@ -19,6 +19,7 @@ COMMAND_MODULES: list[str] = [
     "rnnlab.commands.bench",
     "rnnlab.commands.run",
     "rnnlab.commands.report",
+    "rnnlab.commands.exercises",
 ]
 
 EXIT_USAGE = 2

@@ -9,6 +9,7 @@ import importlib
 BENCHMARKS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help)
     "engine": ("rnnlab.bench.engine", "NumPy engine vs torch.nn forward+backward speed on CPU"),
+    "exercises": ("rnnlab.bench.exercises", "exercise accuracy goals: increasing/decreasing >= 98%, BiLSTM sentiment vs baselines"),
 }
 
 

