@@ -1,0 +1,358 @@
+"""ResNet18 image features: the 512-d pooled vector and the 7x7x512 grid before pooling.
+
+Which weights are used, in this order (:func:`resolve_weights`):
+
+1. ``--cnn-weights PATH``: a state dict saved with ``torch.save`` (read with
+   ``weights_only=True``) or a ``.safetensors`` file. A path that does not exist is an error.
+2. The torch hub cache: ``$TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth``
+   (``torch.hub.get_dir()``), where torchvision keeps ``ResNet18_Weights.IMAGENET1K_V1``.
+3. A download of that file into the hub cache, when allowed and the server answers.
+4. An untrained ResNet18 (seeded random initialisation), only when allowed. Everything that
+   uses its features must then say "untrained CNN": :attr:`WeightsInfo.pretrained` is False
+   and :func:`cnn_label` gives the words.
+
+Images get torchvision's standard ImageNet preprocessing (resize to 256, centre crop 224,
+normalise with the ImageNet mean and std), whatever the weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from rnnlab.errors import DataError, ShapeError
+
+RESNET18_FILE = "resnet18-f37072fd.pth"
+RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
+RESNET18_HASH_PREFIX = "f37072fd"  # torchvision's file names carry the SHA-256 prefix
+FEATURE_DIM = 512
+GRID_SIZE = 7
+PRETRAINED_LABEL = "ResNet18 with ImageNet weights"
+UNTRAINED_LABEL = "untrained CNN"
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Which ResNet18 weights were used and where they came from.
+
+    Attributes
+    ----------
+    pretrained : bool
+        True for ImageNet (or user-given) weights, False for the untrained network.
+    source : {"explicit", "hub-cache", "download", "untrained"}
+    path : str or None
+        The weights file (None when untrained).
+    sha256 : str or None
+        SHA-256 of the weights file.
+    tried : tuple of str
+        What was tried before, in order, with the reason it was not used.
+    seed : int
+        Seed of the random initialisation (used when untrained).
+    """
+
+    pretrained: bool
+    source: str
+    path: str | None = None
+    sha256: str | None = None
+    tried: tuple[str, ...] = field(default_factory=tuple)
+    seed: int = 0
+
+    def describe(self) -> str:
+        """One line for the report's settings."""
+        if self.pretrained:
+            return f"{PRETRAINED_LABEL} ({self.source}: {self.path})"
+        return (
+            f"{UNTRAINED_LABEL}: ResNet18 with random weights (seed {self.seed}); no ImageNet "
+            f"weights found ({'; '.join(self.tried) or 'none tried'})"
+        )
+
+
+def cnn_label(pretrained: bool) -> str:
+    """The words every figure title, caption and observation uses for the image features."""
+    return PRETRAINED_LABEL if pretrained else UNTRAINED_LABEL
+
+
+def hub_checkpoint_path() -> Path:
+    """Where torchvision keeps the ResNet18 ImageNet weights: ``<hub dir>/checkpoints/<file>``.
+
+    ``torch.hub.get_dir()`` honours ``$TORCH_HOME`` (``$TORCH_HOME/hub``).
+    """
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / RESNET18_FILE
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def server_reachable(url: str = RESNET18_URL, timeout: float = 5.0) -> bool:
+    """Whether a TCP connection to the host of ``url`` opens within ``timeout`` seconds.
+
+    Name resolution runs in a daemon thread, so a hanging DNS lookup cannot block the run.
+    """
+    parsed = urlparse(url)
+    host, port = parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
+    if not host:
+        return False
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def download_weights(target: Path, url: str = RESNET18_URL, progress: bool = False) -> None:
+    """Download the ImageNet weights into ``target`` (hash prefix checked by torch.hub)."""
+    import torch
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.hub.download_url_to_file(
+        url, str(target), hash_prefix=RESNET18_HASH_PREFIX, progress=progress
+    )
+
+
+def resolve_weights(
+    cnn_weights: str | Path | None = None,
+    allow_download: bool = True,
+    allow_untrained: bool = True,
+    seed: int = 0,
+    progress: bool = False,
+) -> WeightsInfo:
+    """Find the ResNet18 weights in the documented order (see the module docstring).
+
+    Parameters
+    ----------
+    cnn_weights : path, optional
+        An explicit weights file; it must exist.
+    allow_download : bool
+        Try to download the ImageNet weights into the hub cache when they are not there.
+        Tests pass False so that the network is never touched.
+    allow_untrained : bool
+        Fall back to an untrained ResNet18 when no weights are found.
+    seed : int
+        Seed of the untrained network's initialisation.
+
+    Raises
+    ------
+    DataError
+        When ``cnn_weights`` does not exist, or nothing was found and untrained is not allowed.
+    """
+    tried: list[str] = []
+    if cnn_weights is not None:
+        path = Path(cnn_weights).expanduser()
+        if not path.is_file():
+            raise DataError(f"expected a weights file at --cnn-weights {path}, found none")
+        return WeightsInfo(True, "explicit", str(path.resolve()), sha256_of(path), (), seed)
+    cached = hub_checkpoint_path()
+    if cached.is_file():
+        return WeightsInfo(True, "hub-cache", str(cached), sha256_of(cached), (), seed)
+    tried.append(f"hub cache {cached}: not found")
+    if allow_download:
+        if server_reachable():
+            try:
+                download_weights(cached, progress=progress)
+                return WeightsInfo(
+                    True, "download", str(cached), sha256_of(cached), tuple(tried), seed
+                )
+            except Exception as exc:  # noqa: BLE001 - network errors come in many types
+                tried.append(f"download {RESNET18_URL}: {type(exc).__name__}: {exc}")
+        else:
+            tried.append(f"download {RESNET18_URL}: server not reachable (offline)")
+    else:
+        tried.append("download: not allowed")
+    if not allow_untrained:
+        raise DataError(
+            "expected ResNet18 ImageNet weights (--cnn-weights PATH, or "
+            f"{cached}), found none ({'; '.join(tried)}); pass --allow-untrained-cnn to run "
+            "with an untrained CNN"
+        )
+    return WeightsInfo(False, "untrained", None, None, tuple(tried), seed)
+
+
+def load_state_dict_file(path: str | Path) -> dict:
+    """Read a state dict from ``.safetensors`` or a ``torch.save`` file (``weights_only=True``).
+
+    A checkpoint that wraps the weights in ``{"state_dict": ...}`` or ``{"model": ...}`` is
+    unwrapped.
+
+    Raises
+    ------
+    DataError
+        When the file cannot be read as a state dict.
+    """
+    import torch
+
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - unpickling and format errors have many types
+        raise DataError(
+            f"expected a state dict in {path}, found {type(exc).__name__}: {exc}"
+        ) from None
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DataError(f"expected a dict of tensors in {path}, found {type(state).__name__}")
+    return state
+
+
+def build_resnet18(weights: WeightsInfo):
+    """A ResNet18 in eval mode with the resolved weights (seeded random ones when untrained).
+
+    Raises
+    ------
+    DataError
+        When the weights file does not fit ResNet18 (missing or unexpected keys, wrong shapes).
+    """
+    import torch
+    from torchvision.models import resnet18
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(weights.seed)
+        model = resnet18(weights=None)
+    if weights.path is not None:
+        state = load_state_dict_file(weights.path)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0:2]
+            raise DataError(
+                f"expected ResNet18 weights in {weights.path}, found a state dict that does not "
+                f"fit: {' '.join(s.strip() for s in first)}"
+            ) from None
+    return model.eval()
+
+
+def imagenet_categories() -> list[str]:
+    """The 1000 ImageNet class names from torchvision's weights metadata."""
+    from torchvision.models import ResNet18_Weights
+
+    return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+@dataclass(frozen=True)
+class ImageFeatures:
+    """ResNet18 features of N images.
+
+    Attributes
+    ----------
+    pooled : (N, 512) float32
+        Global average of the grid (the input of the classifier).
+    grid : (N, 7, 7, 512) float32
+        The last convolutional block's output, channels last.
+    probs : (N, 1000) float32
+        Softmax over the ImageNet classes (meaningless when ``pretrained`` is False).
+    pretrained : bool
+    """
+
+    pooled: np.ndarray
+    grid: np.ndarray
+    probs: np.ndarray
+    pretrained: bool
+
+    def top_k(self, k: int = 5) -> list[list[tuple[str, float]]]:
+        """The k most probable ImageNet labels of each image, ``[(label, prob), ...]``.
+
+        Raises
+        ------
+        DataError
+            When the CNN is untrained (its labels mean nothing).
+        """
+        if not self.pretrained:
+            raise DataError(
+                f"expected ImageNet weights for top-{k} labels, found an {UNTRAINED_LABEL}"
+            )
+        names = imagenet_categories()
+        order = np.argsort(-self.probs, axis=1)[:, :k]
+        return [[(names[j], float(p[j])) for j in row] for row, p in zip(order, self.probs)]
+
+
+def concat_features(parts: Sequence[ImageFeatures]) -> ImageFeatures:
+    """Join the features of consecutive batches of images (all with the same weights)."""
+    if not parts:
+        raise ShapeError("expected at least one batch of features, found none")
+    return ImageFeatures(
+        pooled=np.concatenate([p.pooled for p in parts]),
+        grid=np.concatenate([p.grid for p in parts]),
+        probs=np.concatenate([p.probs for p in parts]),
+        pretrained=parts[0].pretrained,
+    )
+
+
+def preprocess(images: Sequence[np.ndarray]):
+    """Torchvision's ImageNet preprocessing of ``(H, W, 3)`` uint8 images -> ``(N, 3, 224, 224)``."""
+    import torch
+    from torchvision.models import ResNet18_Weights
+
+    transform = ResNet18_Weights.IMAGENET1K_V1.transforms()
+    batch = []
+    for image in images:
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ShapeError(f"expected (H, W, 3) uint8 images, found {image.shape} {image.dtype}")
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)  # (3, H, W)
+        batch.append(transform(tensor))
+    return torch.stack(batch)  # (N, 3, 224, 224)
+
+
+def extract_features(
+    model, images: Sequence[np.ndarray], pretrained: bool, batch_size: int = 16, device: str = "cpu"
+) -> ImageFeatures:
+    """Run ResNet18 up to the pooled features and the classifier.
+
+    Parameters
+    ----------
+    model : torchvision ResNet
+    images : sequence of (H, W, 3) uint8 arrays
+    pretrained : bool
+        Recorded in the result, so every later use knows whether to say "untrained CNN".
+    """
+    import torch
+
+    if len(images) == 0:
+        raise ShapeError("expected at least one image, found none")
+    model = model.to(device).eval()
+    pooled, grids, probs = [], [], []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = preprocess(images[start : start + batch_size]).to(device)  # (B, 3, 224, 224)
+            x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+            x = model.layer4(model.layer3(model.layer2(model.layer1(x))))  # (B, 512, 7, 7)
+            v = torch.flatten(model.avgpool(x), 1)  # (B, 512): mean over the 7x7 grid
+            logits = model.fc(v)  # (B, 1000)
+            grids.append(x.permute(0, 2, 3, 1).cpu().numpy())  # (B, 7, 7, 512)
+            pooled.append(v.cpu().numpy())
+            probs.append(torch.softmax(logits, dim=1).cpu().numpy())
+    return ImageFeatures(
+        pooled=np.concatenate(pooled).astype(np.float32),
+        grid=np.concatenate(grids).astype(np.float32),
+        probs=np.concatenate(probs).astype(np.float32),
+        pretrained=pretrained,
+    )
