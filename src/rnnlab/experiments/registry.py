@@ -2,7 +2,7 @@
 
 SECTIONS: dict[str, str] = {
     "q1": "rnnlab.experiments.q1",
-    # "q2": "rnnlab.experiments.q2",
+    "q2": "rnnlab.experiments.q2",
     "q3": "rnnlab.experiments.q3",
     "exercises": "rnnlab.experiments.exercises",
 }

@@ -1,0 +1,328 @@
+"""Q2's observations: sentences computed from the measured numbers (pure Python).
+
+Each function takes one task's metrics as :mod:`rnnlab.experiments.q2` writes them
+(``metrics["images"]``, ``metrics["series"]``, ``metrics["imdb"]``) and returns sentences with
+the numbers in them; change the numbers and the sentences change. Differences within the
+sampling error of a test accuracy, and accuracies at chance, are said to be so.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from rnnlab.analysis.weights import GATE_LABELS
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f}%"
+
+
+def _join(parts: list[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def accuracy_observations(task: dict[str, Any]) -> list[str]:
+    """Ranking, significance, convergence speed and overfitting of a classification task."""
+    models = task["models"]
+    label = task.get("label", "the task")
+    if not models:
+        return []
+    s = {n: m["summary"] for n, m in models.items()}
+    epochs = len(next(iter(models.values()))["curves"]["test_loss"]) - 1
+    ranked = sorted(s, key=lambda n: -s[n]["final_test_accuracy"])
+    out = []
+    listing = _join([f"{n} {_pct(s[n]['final_test_accuracy'])}" for n in ranked])
+    se = max(s[n].get("test_standard_error", 0.0) for n in ranked)
+    out.append(
+        f"{label}: final test accuracy after {epochs} epochs is {listing} on {task['n_test']} test "
+        f"examples (one seed per model; the sampling error of each accuracy is about "
+        f"±{100 * se:.1f} points)."
+    )
+    chance = task.get("chance_accuracy")
+    at_chance = [
+        n
+        for n in ranked
+        if chance is not None
+        and s[n]["final_test_accuracy"]
+        <= chance + 2 * max(s[n].get("test_standard_error", 0), 1e-9)
+    ]
+    if at_chance:
+        out.append(
+            f"{_join(at_chance)} stayed at chance level ({_pct(chance)}) on {label}: "
+            "it learned nothing usable in this budget."
+        )
+    if len(ranked) >= 2:
+        a, b = ranked[0], ranked[1]
+        gap = s[a]["final_test_accuracy"] - s[b]["final_test_accuracy"]
+        noise = 2 * math.hypot(
+            s[a].get("test_standard_error", 0), s[b].get("test_standard_error", 0)
+        )
+        if gap <= noise:
+            out.append(
+                f"The gap between {a} and {b} ({100 * gap:.1f} points) is within twice the combined "
+                f"sampling error ({100 * noise:.1f} points), so this run does not separate them."
+            )
+        else:
+            out.append(
+                f"{a} leads {b} by {100 * gap:.1f} points, more than twice the combined sampling error "
+                f"({100 * noise:.1f} points)."
+            )
+    target = s[ranked[0]]["target"]
+    reached = {n: s[n]["epochs_to_target"] for n in ranked}
+    hit = sorted(
+        (n for n in ranked if reached[n] is not None),
+        key=lambda n: (reached[n], s[n]["seconds_to_target"]),
+    )
+    missed = [n for n in ranked if reached[n] is None]
+    if hit:
+        parts = [f"{n} at epoch {reached[n]} ({s[n]['seconds_to_target']:.0f} s)" for n in hit]
+        sentence = f"Convergence: {_pct(target)} test accuracy was reached first by {_join(parts)}"
+        sentence += f"; {_join(missed)} never reached it in {epochs} epochs." if missed else "."
+        out.append(sentence)
+    else:
+        out.append(f"No model reached {_pct(target)} test accuracy within {epochs} epochs.")
+    over = []
+    for n in ranked:
+        m = s[n]
+        if m["min_test_loss_epoch"] < epochs and m["final_test_loss"] > 1.2 * m["min_test_loss"]:
+            over.append(
+                f"{n} (lowest {m['min_test_loss']:.3f} at epoch {m['min_test_loss_epoch']}, "
+                f"final {m['final_test_loss']:.3f}, training loss {m['final_train_loss']:.3f})"
+            )
+    if over:
+        out.append(
+            f"Overfitting: the test loss rose more than 20% above its minimum while the training loss "
+            f"kept falling for {_join(over)}."
+        )
+    return out
+
+
+def series_observations(task: dict[str, Any]) -> list[str]:
+    """Models against the persistence and seasonal baselines, in the series' unit."""
+    models, unit, base = task["models"], task["unit"], task["baselines"]
+    if not models:
+        return []
+    s = {n: m["summary"] for n, m in models.items()}
+    pers, seas = base["persistence"]["mae"], base["seasonal"]["mae"]
+    ranked = sorted(s, key=lambda n: s[n]["test_mae_units"])
+    listing = _join([f"{n} {s[n]['test_mae_units']:.2f} {unit}" for n in ranked])
+    beat = [n for n in ranked if s[n]["test_mae_units"] < pers]
+    lost = [n for n in ranked if n not in beat]
+    head = (
+        f"{task['label']} ({task['test_period'][0]} to {task['test_period'][1]}): test MAE {listing}, "
+        f"against persistence {pers:.2f} {unit} and the {task.get('seasonal_name', 'seasonal mean')} "
+        f"{seas:.2f} {unit}."
+    )
+    out = [head]
+    if not lost:
+        best = ranked[0]
+        out.append(
+            f"Every model beats persistence; the best, {best}, by {100 * (1 - s[best]['test_mae_units'] / pers):.1f}% "
+            f"({pers - s[best]['test_mae_units']:.2f} {unit})."
+        )
+    elif not beat:
+        out.append(
+            "No model beats persistence (tomorrow = today): in this budget the networks learned less "
+            "than copying the last value."
+        )
+    else:
+        out.append(f"{_join(beat)} beat persistence; {_join(lost)} did not.")
+    spread = s[ranked[-1]]["test_mae_units"] - s[ranked[0]]["test_mae_units"]
+    if spread < 0.05 * pers:
+        out.append(
+            f"The models are within {spread:.2f} {unit} of each other (under 5% of the persistence error): "
+            "on this series the cell type matters little."
+        )
+    faster = [(n, s[n]["epochs_to_target"]) for n in ranked if s[n]["epochs_to_target"] is not None]
+    if faster:
+        faster.sort(key=lambda x: x[1])
+        out.append(
+            "Epochs until the test MAE first fell below persistence: "
+            + _join([f"{n} {e}" for n, e in faster])
+            + "."
+        )
+    return out
+
+
+def weight_observations(task: dict[str, Any]) -> list[str]:
+    """Drift, spectral radius and update sizes of the recurrent weights."""
+    models = task["models"]
+    label = task.get("label", "the task")
+    out = []
+    drift = {}
+    for n, m in models.items():
+        d = m["weights"]["drift"]["weight_hh_l0"]
+        gate = max(d, key=lambda g: d[g][-1])
+        drift[n] = (gate, d[gate][-1])
+    order = sorted(drift, key=lambda n: -drift[n][1])
+    if order:
+        parts = [
+            f"{n} ({GATE_LABELS[drift[n][0]].split(' (')[0]} block, {drift[n][1]:.2f})"
+            if models[n]["cell"] != "rnn"
+            else f"{n} ({drift[n][1]:.2f})"
+            for n in order
+        ]
+        out.append(
+            f"{label}: the recurrent weights moved furthest from initialisation, ||W_E - W_0|| / ||W_0||, in "
+            f"{_join(parts)}."
+        )
+        ih = {}
+        for n, m in models.items():
+            d = m["weights"]["drift"]["weight_ih_l0"]
+            gate = max(d, key=lambda g: d[g][-1])
+            ih[n] = (gate, d[gate][-1])
+        top = max(ih, key=lambda n: ih[n][1])
+        gate_text = (
+            ""
+            if models[top]["cell"] == "rnn"
+            else f" ({GATE_LABELS[ih[top][0]].split(' (')[0]} block)"
+        )
+        out.append(
+            f"The input weights W_ih drifted most in {top}{gate_text}: {ih[top][1]:.2f} of their initial norm."
+        )
+    parts = []
+    for n, m in models.items():
+        rho = m["weights"]["spectral_radius"]
+        gate = max(rho, key=lambda g: rho[g][-1])
+        r0, r1 = max(v[0] for v in rho.values()), rho[gate][-1]
+        notes = [] if m["cell"] == "rnn" else [GATE_LABELS[gate].split(" (")[0]]
+        above = [e for e, v in enumerate(rho[gate]) if v > 1.0]
+        if above and r0 <= 1.0:
+            notes.append(f"above 1 from epoch {above[0]}")
+        parts.append(f"{n} {r0:.2f} -> {r1:.2f}" + (f" ({', '.join(notes)})" if notes else ""))
+    if parts:
+        out.append(
+            "Largest spectral radius of a recurrent gate block, initialisation -> last epoch: "
+            + "; ".join(parts)
+            + "."
+        )
+    parts = []
+    for n, m in models.items():
+        upd = m["weights"]["relative_update_all"]
+        if len(upd) > 2:
+            parts.append(f"{n} {upd[1]:.3f} -> {upd[-1]:.4f}")
+    if parts:
+        lr = task.get("settings", {}).get("lr")
+        out.append(
+            "Relative size of each epoch's update of all parameters, first -> last epoch: "
+            + _join(parts)
+            + (f" (the learning rate decays from {lr:g} along a cosine)." if lr else ".")
+        )
+    return out
+
+
+def saturation_observations(task: dict[str, Any]) -> list[str]:
+    """When and where the gates saturated on held-out inputs."""
+    out = []
+    for n, m in task["models"].items():
+        sat = m["saturation"]
+        changes = []
+        for gate, fr in sat.items():
+            for kind, values in fr.items():
+                if not values:
+                    continue
+                peak = int(np.argmax(values))
+                changes.append(
+                    (
+                        abs(values[-1] - values[0]),
+                        gate,
+                        kind,
+                        values[0],
+                        values[-1],
+                        peak,
+                        values[peak],
+                    )
+                )
+        if not changes:
+            continue
+        changes.sort(reverse=True)
+        parts = []
+        for _, gate, kind, v0, v1, peak, vmax in changes[:2]:
+            what = {"low": "below 0.1", "high": "above 0.9", "tanh": "with |tanh| > 0.95"}[kind]
+            name = GATE_LABELS[gate].split(" (")[0]
+            if abs(v1 - v0) < 0.0005:
+                text = f"{name} activations {what} stayed at {_pct(v0)} from initialisation to the last epoch"
+            else:
+                verb = "rose" if v1 > v0 else "fell"
+                text = f"{name} activations {what} {verb} from {_pct(v0)} at initialisation to {_pct(v1)} at the last epoch"
+            if vmax > max(v0, v1) + 0.02:
+                text += f" (peak {_pct(vmax)} at epoch {peak})"
+            parts.append(text)
+        out.append(f"{n} on {task.get('label', 'the task')}: " + "; ".join(parts) + ".")
+    return out
+
+
+def stability_observations(task: dict[str, Any]) -> list[str]:
+    """Clipping, loss spikes, non-finite steps and test-loss increases."""
+    models = task["models"]
+    clip = task.get("clip_norm")
+    s = {n: m["summary"] for n, m in models.items()}
+    out = []
+    if clip:
+        parts = [
+            f"{n} {_pct(s[n]['clipped_steps'] / max(s[n]['total_steps'], 1))} of {s[n]['total_steps']}"
+            for n in s
+        ]
+        biggest = max(s, key=lambda n: s[n]["max_grad_norm"] or 0)
+        out.append(
+            f"{task.get('label', 'The task')}: gradient clipping at norm {clip:g} acted on "
+            + _join(parts)
+            + f" steps; the largest gradient norm before clipping was {s[biggest]['max_grad_norm']:.2f} ({biggest})."
+        )
+    else:
+        out.append(f"{task.get('label', 'The task')}: gradient clipping was off.")
+    spikes = {n: s[n]["loss_spikes"] for n in s}
+    rule = task.get("spike_rule", "a batch loss far above the recent median")
+    if any(spikes.values()):
+        out.append(f"Loss spikes ({rule}): " + _join([f"{n} {k}" for n, k in spikes.items()]) + ".")
+    else:
+        out.append(f"No loss spikes ({rule}) in any model.")
+    skipped = {n: s[n]["skipped_steps"] for n in s}
+    if any(skipped.values()):
+        out.append(
+            "Steps skipped for non-finite loss or gradient: "
+            + _join([f"{n} {k}" for n, k in skipped.items()])
+            + "."
+        )
+    epochs = len(next(iter(models.values()))["curves"]["test_loss"]) - 1 if models else 0
+    rises = {n: s[n]["test_loss_increases"] for n in s if s[n]["test_loss_increases"]}
+    if rises:
+        parts = [
+            f"{n} in {len(v)} of {epochs} epochs (first at epoch {v[0]})" for n, v in rises.items()
+        ]
+        out.append("The test loss went up from one epoch to the next for " + _join(parts) + ".")
+    resumed = {n: s[n]["resumed_from"] for n in s if s[n]["resumed_from"] is not None}
+    if resumed:
+        out.append(
+            "Resumed from saved checkpoints: "
+            + _join([f"{n} after epoch {e}" for n, e in resumed.items()])
+            + "."
+        )
+    return out
+
+
+def observations_from_metrics(metrics: dict[str, Any]) -> list[str]:
+    """Every Q2 sentence, computed from the measured numbers in ``metrics``."""
+    out: list[str] = []
+    for key in ("images", "imdb"):
+        task = metrics.get(key)
+        if task and "models" in task:
+            out += accuracy_observations(task)
+            out += stability_observations(task)
+            out += weight_observations(task)
+            out += saturation_observations(task)
+    series = metrics.get("series")
+    if series and "models" in series:
+        out += series_observations(series)
+        out += stability_observations(series)
+        out += weight_observations(series)
+        out += saturation_observations(series)
+    imdb = metrics.get("imdb")
+    if imdb and "skipped" in imdb:
+        out.append(f"IMDb sentiment was not run: {imdb['skipped']}.")
+    return out

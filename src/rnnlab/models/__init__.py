@@ -1,0 +1,1 @@
+"""PyTorch models (parameters named and laid out as torch's own recurrent layers)."""

@@ -1,0 +1,372 @@
+"""Checkpoints in safe formats: tensors in safetensors, everything else in JSON. Never pickle.
+
+One training run (one model on one dataset) owns a folder::
+
+    epoch_000.safetensors        model weights at initialisation (epoch 0)
+    epoch_001.safetensors        ... after every epoch (all kept: they are the weight history)
+    epoch_NNN.state.safetensors  optimiser tensors and RNG states after the last epoch
+    epoch_NNN.state.json         optimiser scalars (step counts, learning rate, betas ...)
+    history.json                 settings and per-epoch records up to the last complete epoch
+
+Every file is written to a temporary name and renamed into place (``os.replace``), and
+``history.json`` is written last: the epoch it names is complete (its weights and state are on
+disk), whatever happened afterwards. Resuming restarts from that epoch. Only the newest state
+files are kept (older ones are deleted once a newer epoch is complete).
+
+Loading refuses pickle-based files (``torch.save`` output, ``.pt``/``.pth``/``.pkl``) with a
+clear error instead of unpickling them: a pickle can run arbitrary code when loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from rnnlab.errors import ConfigError, DataError
+
+WEIGHTS_FORMAT = "rnnlab-weights-v1"
+STATE_FORMAT = "rnnlab-train-state-v1"
+HISTORY_FORMAT = "rnnlab-history-v1"
+HISTORY_FILE = "history.json"
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
+_EPOCH_FILE = re.compile(r"^epoch_(\d{3,})(\.state)?\.(safetensors|json)$")
+
+
+def weights_path(folder: str | Path, epoch: int) -> Path:
+    """``<folder>/epoch_NNN.safetensors``."""
+    return Path(folder) / f"epoch_{epoch:03d}.safetensors"
+
+
+def state_paths(folder: str | Path, epoch: int) -> tuple[Path, Path]:
+    """The optimiser/RNG state files of an epoch: (tensors .safetensors, scalars .json)."""
+    folder = Path(folder)
+    return folder / f"epoch_{epoch:03d}.state.safetensors", folder / f"epoch_{epoch:03d}.state.json"
+
+
+# --------------------------------------------------------------------------------------------
+# Atomic writes and safe reads
+# --------------------------------------------------------------------------------------------
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities as strings, so the JSON is strict; tuples as lists."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return _json_safe(value.item())
+    return value
+
+
+def atomic_write_json(path: str | Path, data: Any) -> Path:
+    """Write strict JSON atomically (non-finite floats stored as ``"nan"``/``"inf"``)."""
+    text = json.dumps(_json_safe(data), indent=1, allow_nan=False)
+    return atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"expected a JSON file at {path}, found none")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"expected valid JSON in {path}, found an error at {exc}") from None
+
+
+def refuse_pickle(path: str | Path) -> None:
+    """Raise unless ``path`` looks like a safetensors file (never unpickle anything).
+
+    Raises
+    ------
+    DataError
+        For a missing file, a pickle-style suffix, pickle or zip (``torch.save``) content, or
+        anything without a safetensors header.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"expected a safetensors checkpoint at {path}, found none")
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    is_pickle = head[:1] == b"\x80" or head[:2] == b"PK" or path.suffix.lower() in PICKLE_SUFFIXES
+    if is_pickle:
+        raise DataError(
+            f"expected a safetensors checkpoint at {path}, found a pickle/torch.save file; "
+            "rnnlab never unpickles checkpoints (convert it with safetensors.torch.save_file)"
+        )
+    if len(head) < 9 or head[8:9] != b"{":
+        raise DataError(f"expected a safetensors header in {path}, found {head[:9]!r}")
+
+
+def save_tensors(
+    path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]
+) -> Path:
+    """Save tensors (moved to the CPU, made contiguous) to a safetensors file atomically."""
+    cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    return atomic_write_bytes(path, st_save(cpu, metadata={k: str(v) for k, v in metadata.items()}))
+
+
+def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors (on the CPU) and metadata of a safetensors file; pickles are refused."""
+    path = Path(path)
+    refuse_pickle(path)
+    raw = path.read_bytes()
+    try:
+        tensors = st_load(raw)
+        header_len = int.from_bytes(raw[:8], "little")
+        metadata = json.loads(raw[8 : 8 + header_len]).get("__metadata__", {}) or {}
+    except (SafetensorError, ValueError, json.JSONDecodeError) as exc:
+        raise DataError(
+            f"expected a valid safetensors file at {path}, found a damaged one ({exc})"
+        ) from None
+    return tensors, metadata
+
+
+# --------------------------------------------------------------------------------------------
+# Weights
+# --------------------------------------------------------------------------------------------
+
+
+def save_weights(folder: str | Path, epoch: int, state_dict: dict[str, torch.Tensor]) -> Path:
+    """Model weights of ``epoch`` as ``epoch_NNN.safetensors``."""
+    meta = {"format": WEIGHTS_FORMAT, "epoch": epoch}
+    return save_tensors(weights_path(folder, epoch), dict(state_dict), meta)
+
+
+def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """Model weights from a safetensors file (pickles refused)."""
+    tensors, meta = load_tensors(path)
+    if meta.get("format", WEIGHTS_FORMAT) != WEIGHTS_FORMAT:
+        raise DataError(
+            f"expected {WEIGHTS_FORMAT} weights in {path}, found format {meta.get('format')!r}"
+        )
+    return tensors
+
+
+def saved_epochs(folder: str | Path) -> list[int]:
+    """Epochs with a weights file in ``folder``, sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    epochs = []
+    for p in folder.iterdir():
+        m = _EPOCH_FILE.match(p.name)
+        if m and m.group(2) is None and m.group(3) == "safetensors":
+            epochs.append(int(m.group(1)))
+    return sorted(epochs)
+
+
+def clear_run(folder: str | Path) -> None:
+    """Delete this module's files (epoch files, history) from ``folder`` for a fresh start."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for p in folder.iterdir():
+        if _EPOCH_FILE.match(p.name) or p.name == HISTORY_FILE:
+            p.unlink()
+
+
+# --------------------------------------------------------------------------------------------
+# Optimiser and RNG state
+# --------------------------------------------------------------------------------------------
+
+
+def split_optimizer_state(
+    state_dict: dict[str, Any],
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """An optimiser ``state_dict()`` as (tensors for safetensors, JSON scalars).
+
+    Tensors of ``state[i][key]`` become ``optim.<i>.<key>``; other per-parameter values and
+    the ``param_groups`` (learning rate, betas ...) go to the JSON part.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, Any] = {"state": {}, "param_groups": []}
+    for index, entries in state_dict["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{index}.{key}"] = value
+            else:
+                scalars["state"].setdefault(str(index), {})[key] = value
+    for group in state_dict["param_groups"]:
+        scalars["param_groups"].append(
+            {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items()}
+            | {"__tuples__": [k for k, v in group.items() if isinstance(v, tuple)]}
+        )
+    return tensors, scalars
+
+
+def join_optimizer_state(
+    tensors: dict[str, torch.Tensor], scalars: dict[str, Any]
+) -> dict[str, Any]:
+    """Inverse of :func:`split_optimizer_state`."""
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if not name.startswith("optim."):
+            continue
+        _, index, key = name.split(".", 2)
+        state.setdefault(int(index), {})[key] = value
+    for index, entries in scalars.get("state", {}).items():
+        state.setdefault(int(index), {}).update(entries)
+    groups = []
+    for group in scalars["param_groups"]:
+        group = dict(group)
+        tuples = group.pop("__tuples__", [])
+        groups.append({k: (tuple(v) if k in tuples else v) for k, v in group.items()})
+    return {"state": state, "param_groups": groups}
+
+
+def rng_tensors(generator: torch.Generator, device: str) -> dict[str, torch.Tensor]:
+    """RNG states as uint8 tensors: torch's global CPU RNG, the shuffling generator, CUDA's."""
+    out = {"rng.torch_cpu": torch.get_rng_state(), "rng.shuffle": generator.get_state()}
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        out["rng.cuda"] = torch.cuda.get_rng_state()
+    return out
+
+
+def restore_rng(tensors: dict[str, torch.Tensor], generator: torch.Generator, device: str) -> None:
+    """Set the RNG states saved by :func:`rng_tensors`."""
+    torch.set_rng_state(tensors["rng.torch_cpu"])
+    generator.set_state(tensors["rng.shuffle"])
+    if "rng.cuda" in tensors and str(device).startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+
+
+def save_state(
+    folder: str | Path,
+    epoch: int,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    device: str,
+) -> None:
+    """Optimiser and RNG state after ``epoch`` (tensors, then JSON scalars)."""
+    tensors, scalars = split_optimizer_state(optimizer.state_dict())
+    tensors.update(rng_tensors(generator, device))
+    tensor_path, json_path = state_paths(folder, epoch)
+    save_tensors(tensor_path, tensors, {"format": STATE_FORMAT, "epoch": epoch})
+    atomic_write_json(json_path, {"format": STATE_FORMAT, "epoch": epoch, "optimizer": scalars})
+
+
+def load_state(
+    folder: str | Path,
+    epoch: int,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    device: str,
+) -> None:
+    """Restore what :func:`save_state` wrote into ``optimizer`` and the RNGs."""
+    tensor_path, json_path = state_paths(folder, epoch)
+    tensors, meta = load_tensors(tensor_path)
+    scalars = read_json(json_path)
+    if meta.get("format") != STATE_FORMAT or scalars.get("format") != STATE_FORMAT:
+        raise DataError(
+            f"expected {STATE_FORMAT} files for epoch {epoch} in {folder}, found another format"
+        )
+    optimizer.load_state_dict(join_optimizer_state(tensors, scalars["optimizer"]))
+    restore_rng(tensors, generator, device)
+
+
+def remove_state(folder: str | Path, epoch: int) -> None:
+    """Delete the state files of an older epoch (weights stay)."""
+    for p in state_paths(folder, epoch):
+        if p.exists():
+            p.unlink()
+
+
+# --------------------------------------------------------------------------------------------
+# History
+# --------------------------------------------------------------------------------------------
+
+
+def write_history(
+    folder: str | Path, settings: dict[str, Any], records: list[dict[str, Any]]
+) -> Path:
+    """``history.json``: the run's settings and its per-epoch records (written last)."""
+    last = records[-1]["epoch"] if records else -1
+    data = {"format": HISTORY_FORMAT, "settings": settings, "last_epoch": last, "records": records}
+    return atomic_write_json(Path(folder) / HISTORY_FILE, data)
+
+
+def _restore_floats(value: Any) -> Any:
+    if value in ("nan", "inf", "-inf"):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _restore_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore_floats(v) for v in value]
+    return value
+
+
+def read_history(folder: str | Path) -> dict[str, Any] | None:
+    """The history of a run folder, or None when there is none."""
+    path = Path(folder) / HISTORY_FILE
+    if not path.is_file():
+        return None
+    data = read_json(path)
+    if data.get("format") != HISTORY_FORMAT:
+        raise DataError(f"expected {HISTORY_FORMAT} in {path}, found format {data.get('format')!r}")
+    data["records"] = _restore_floats(data["records"])
+    return data
+
+
+def resume_point(
+    folder: str | Path, settings: dict[str, Any]
+) -> tuple[int, list[dict[str, Any]]] | None:
+    """The last complete epoch of a run folder and its records, or None to start afresh.
+
+    Raises
+    ------
+    ConfigError
+        When the saved run used other settings (resuming would mix two experiments).
+    DataError
+        When history.json names an epoch whose weights or state files are missing.
+    """
+    history = read_history(folder)
+    if history is None:
+        return None
+    saved = history.get("settings", {})
+    expected = json.loads(json.dumps(_json_safe(settings)))
+    different = sorted(k for k in set(saved) | set(expected) if saved.get(k) != expected.get(k))
+    if different:
+        shown = ", ".join(
+            f"{k}: saved {saved.get(k)!r} vs now {expected.get(k)!r}" for k in different[:3]
+        )
+        raise ConfigError(
+            f"expected the checkpoints in {folder} to come from the same settings to resume, "
+            f"found differences ({shown}); delete the folder or run without --resume"
+        )
+    epoch = int(history["last_epoch"])
+    if epoch < 0:
+        return None
+    needed = [weights_path(folder, epoch), *state_paths(folder, epoch)]
+    missing = [p.name for p in needed if not p.is_file()]
+    if missing:
+        raise DataError(
+            f"expected the files of epoch {epoch} ({', '.join(missing)}) in {folder} as "
+            f"history.json says, found them missing"
+        )
+    return epoch, history["records"]

@@ -1,0 +1,418 @@
+"""Training loop for the PyTorch models, with per-epoch records and resumable checkpoints.
+
+:func:`fit` trains one model and returns its history: one record (a dict) per epoch, epoch 0
+being the untrained model. Each record holds the learning rate, train and test loss, accuracy
+(classification) or mean absolute error in the target's unit (regression), gradient-norm
+statistics before clipping, how many steps were clipped or skipped, every step's loss, and the
+wall time. With a ``checkpoint_dir`` the weights of every epoch, the optimiser and RNG state and
+the history are saved (see :mod:`rnnlab.train.checkpoints`), and ``resume=True`` continues from
+the last complete epoch to exactly the result of an uninterrupted run with the same seed.
+
+Non-finite losses or gradients stop the run with an error naming the epoch and step
+(``nonfinite="stop"``) or skip that step and count it (``nonfinite="skip"``). Gradient-norm
+clipping is on by default (``clip_norm=1.0``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rnnlab.errors import ConfigError, RnnlabError, ShapeError
+from rnnlab.train import checkpoints as ckpt
+
+TASKS = ("classification", "regression")
+SCHEDULES = ("cosine", "constant")
+NONFINITE = ("stop", "skip")
+
+
+class TrainingDiverged(RnnlabError):
+    """A non-finite loss or gradient stopped training (the message names epoch and step)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run (the same for every model that is compared).
+
+    Attributes
+    ----------
+    task : {"classification", "regression"}
+        Cross-entropy on logits, or mean squared error on one output.
+    epochs : int
+        Epochs after epoch 0 (the untrained model).
+    batch_size : int
+    lr : float
+        Peak learning rate of Adam.
+    weight_decay : float
+    schedule : {"cosine", "constant"}
+        Learning rate of epoch e (1-based): lr * (min_lr_fraction + (1 - min_lr_fraction) *
+        (1 + cos(pi (e - 1) / epochs)) / 2) for cosine.
+    min_lr_fraction : float
+    clip_norm : float or None
+        Clip the global gradient norm to this value (None or 0: no clipping).
+    nonfinite : {"stop", "skip"}
+    seed : int
+        Seed of the shuffling generator (the model's initial weights are seeded by the caller).
+    target_scale : float
+        Regression: the target's standard deviation, so MAE is reported in the target's unit.
+    eval_batch_size : int
+    train_eval_size : int or None
+        Measure the training loss and metric after each epoch on this many training examples,
+        evenly spaced through the set (None: all of them). Large sets evaluate faster this way.
+    """
+
+    task: str = "classification"
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    min_lr_fraction: float = 0.0
+    clip_norm: float | None = 1.0
+    nonfinite: str = "stop"
+    seed: int = 0
+    target_scale: float = 1.0
+    eval_batch_size: int = 1000
+    train_eval_size: int | None = None
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.task in TASKS, f"task in {TASKS}", self.task),
+            (self.schedule in SCHEDULES, f"schedule in {SCHEDULES}", self.schedule),
+            (self.nonfinite in NONFINITE, f"nonfinite in {NONFINITE}", self.nonfinite),
+            (self.epochs >= 0, "epochs >= 0", self.epochs),
+            (self.batch_size >= 1, "batch_size >= 1", self.batch_size),
+            (self.lr > 0, "lr > 0", self.lr),
+            (
+                self.clip_norm is None or self.clip_norm >= 0,
+                "clip_norm >= 0 or None",
+                self.clip_norm,
+            ),
+        ]
+        for ok, expected, found in checks:
+            if not ok:
+                raise ConfigError(f"expected {expected}, found {found!r}")
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate used during ``epoch`` (1-based)."""
+        if self.schedule == "constant" or self.epochs <= 1:
+            return self.lr
+        frac = 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / self.epochs))
+        return self.lr * (self.min_lr_fraction + (1.0 - self.min_lr_fraction) * frac)
+
+
+@dataclass(frozen=True)
+class TensorSet:
+    """A dataset held as tensors.
+
+    Attributes
+    ----------
+    x : Tensor
+        (N, T, D) float inputs or (N, T) token ids.
+    y : Tensor
+        (N,) int64 class labels or (N,) float targets.
+    lengths : Tensor or None
+        (N,) true lengths of padded sequences.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    lengths: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        n = self.x.shape[0]
+        if self.y.shape != (n,):
+            raise ShapeError(f"expected targets of shape ({n},), found {tuple(self.y.shape)}")
+        if self.lengths is not None and self.lengths.shape != (n,):
+            raise ShapeError(f"expected lengths of shape ({n},), found {tuple(self.lengths.shape)}")
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def subset(self, size: int | None) -> TensorSet:
+        """``size`` examples evenly spaced through the set (all when None or larger)."""
+        if size is None or size >= len(self):
+            return self
+        index = torch.linspace(0, len(self) - 1, size, device=self.x.device).round().long()
+        lengths = self.lengths[index] if self.lengths is not None else None
+        return TensorSet(self.x[index], self.y[index], lengths)
+
+    def to(self, device: str) -> TensorSet:
+        lengths = self.lengths.to(device) if self.lengths is not None else None
+        return TensorSet(self.x.to(device), self.y.to(device), lengths)
+
+    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Rows ``index``; padded id batches are cut to their longest sequence."""
+        x, y = self.x[index], self.y[index]
+        if self.lengths is None:
+            return x, y, None
+        lengths = self.lengths[index]
+        return x[:, : int(lengths.max())], y, lengths
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """History of a run: records of epochs 0..E and where it resumed from (None: fresh)."""
+
+    history: list[dict[str, Any]]
+    resumed_from: int | None
+    checkpoint_dir: Path | None
+
+
+def _loss(task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if task == "classification":
+        return F.cross_entropy(out, y)
+    return F.mse_loss(out.squeeze(-1), y)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, data: TensorSet, config: TrainConfig, return_outputs: bool = False
+) -> dict[str, Any]:
+    """Mean loss and accuracy (or MAE in target units) of ``model`` on ``data``.
+
+    With ``return_outputs`` the outputs (N, output_size) come back on the CPU as ``outputs``.
+    """
+    model.eval()
+    total_loss, total_hits, total_abs, n = 0.0, 0, 0.0, 0
+    outputs = []
+    device = data.x.device
+    for start in range(0, len(data), config.eval_batch_size):
+        index = torch.arange(start, min(start + config.eval_batch_size, len(data)), device=device)
+        x, y, lengths = data.batch(index)
+        out = model(x, lengths)
+        total_loss += float(_loss(config.task, out, y)) * len(y)
+        if config.task == "classification":
+            total_hits += int((out.argmax(dim=-1) == y).sum())
+        else:
+            total_abs += float((out.squeeze(-1) - y).abs().sum())
+        n += len(y)
+        if return_outputs:
+            outputs.append(out.cpu())
+    result: dict[str, Any] = {"loss": total_loss / max(n, 1)}
+    if config.task == "classification":
+        result["accuracy"] = total_hits / max(n, 1)
+    else:
+        result["mae"] = total_abs / max(n, 1) * config.target_scale
+    if return_outputs:
+        result["outputs"] = torch.cat(outputs) if outputs else torch.empty(0)
+    return result
+
+
+def _record(
+    epoch: int, lr: float, train: dict[str, Any], test: dict[str, Any], task: str
+) -> dict[str, Any]:
+    metric = "accuracy" if task == "classification" else "mae"
+    return {
+        "epoch": epoch,
+        "lr": lr,
+        "train_loss": train["loss"],
+        f"train_{metric}": train[metric],
+        "test_loss": test["loss"],
+        f"test_{metric}": test[metric],
+    }
+
+
+def fit(
+    model: nn.Module,
+    train: TensorSet,
+    test: TensorSet,
+    config: TrainConfig,
+    *,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    device: str = "cpu",
+    settings: dict[str, Any] | None = None,
+    progress: bool = False,
+    label: str = "",
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` and return its per-epoch history.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Already built and seeded by the caller; ``model(x, lengths)`` returns (N, out).
+    train, test : TensorSet
+    config : TrainConfig
+    checkpoint_dir : path, optional
+        Save weights of every epoch (0..E), optimiser/RNG state and history there.
+    resume : bool
+        Continue from the last complete epoch found in ``checkpoint_dir`` (when there is one;
+        its settings must equal this run's). Without it, old checkpoints there are deleted.
+    device : str
+        ``"cpu"`` or ``"cuda"``: the model and the data are moved there.
+    settings : dict, optional
+        Extra settings (model, data) stored with the history and checked on resume.
+    progress : bool
+        Show a progress bar over epochs.
+    label : str
+        Name of the run in messages, e.g. ``"LSTM on mnist"``.
+    on_epoch : callable, optional
+        Called with each new record after its checkpoint is written (tests interrupt here).
+
+    Raises
+    ------
+    TrainingDiverged
+        A non-finite loss or gradient with ``nonfinite="stop"``, or a whole epoch of skipped
+        steps with ``"skip"``.
+    """
+    model.to(device)
+    train, test = train.to(device), test.to(device)
+    train_eval = train.subset(config.train_eval_size)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    all_settings = {"train": dataclasses.asdict(config), **(settings or {})}
+
+    history: list[dict[str, Any]] = []
+    resumed_from = None
+    point = ckpt.resume_point(folder, all_settings) if (folder is not None and resume) else None
+    if point is not None:
+        resumed_from, history = point
+        model.load_state_dict(ckpt.load_weights(ckpt.weights_path(folder, resumed_from)))
+        ckpt.load_state(folder, resumed_from, optimizer, generator, device)
+    else:
+        if folder is not None:
+            ckpt.clear_run(folder)
+        start = time.perf_counter()
+        record = _record(
+            0, 0.0, evaluate(model, train_eval, config), evaluate(model, test, config), config.task
+        )
+        record.update(
+            grad_norm_mean=float("nan"),
+            grad_norm_max=float("nan"),
+            steps=0,
+            clipped_steps=0,
+            skipped_steps=0,
+            step_losses=[],
+            step_grad_norms=[],
+            time_s=time.perf_counter() - start,
+        )
+        history.append(record)
+        if folder is not None:
+            _save_epoch(folder, 0, model, optimizer, generator, device, all_settings, history)
+        if on_epoch is not None:
+            on_epoch(record)
+
+    first = history[-1]["epoch"] + 1
+    epochs = range(first, config.epochs + 1)
+    bar = None
+    if progress and len(epochs):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=config.epochs,
+            initial=first - 1,
+            desc=label or "training",
+            unit="epoch",
+            leave=False,
+        )
+    clip = config.clip_norm if config.clip_norm else math.inf
+    for epoch in epochs:
+        lr = config.lr_at(epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(train), generator=generator).to(train.x.device)
+        step_losses: list[float] = []
+        norms: list[float] = []
+        step_norms: list[float] = []
+        clipped = skipped = 0
+        for step, begin in enumerate(range(0, len(train), config.batch_size), start=1):
+            x, y, lengths = train.batch(order[begin : begin + config.batch_size])
+            loss = _loss(config.task, model(x, lengths), y)
+            loss_value = float(loss.detach())
+            optimizer.zero_grad(set_to_none=True)
+            problem = None
+            if not math.isfinite(loss_value):
+                problem = f"non-finite training loss ({loss_value})"
+            else:
+                loss.backward()
+                norm = float(nn.utils.clip_grad_norm_(params, clip))  # norm before clipping
+                if not math.isfinite(norm):
+                    problem = f"non-finite gradient norm ({norm})"
+            if problem is not None:
+                where = f"{problem} at epoch {epoch}, step {step}" + (
+                    f" of {label}" if label else ""
+                )
+                if config.nonfinite == "stop":
+                    raise TrainingDiverged(
+                        f"{where}; expected finite values: lower the learning rate, keep "
+                        f"gradient clipping on, or skip such steps (--nonfinite skip)"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                skipped += 1
+                step_losses.append(loss_value)
+                step_norms.append(float("nan"))
+                continue
+            norms.append(norm)
+            step_norms.append(norm)
+            clipped += int(norm > clip)
+            optimizer.step()
+            step_losses.append(loss_value)
+        n_steps = len(step_losses)
+        if skipped and skipped == n_steps:
+            raise TrainingDiverged(
+                f"all {n_steps} steps of epoch {epoch}"
+                + (f" of {label}" if label else "")
+                + " had non-finite losses or gradients; expected at least one finite step"
+            )
+        record = _record(
+            epoch,
+            lr,
+            evaluate(model, train_eval, config),
+            evaluate(model, test, config),
+            config.task,
+        )
+        record.update(
+            grad_norm_mean=sum(norms) / len(norms) if norms else float("nan"),
+            grad_norm_max=max(norms) if norms else float("nan"),
+            steps=n_steps,
+            clipped_steps=clipped,
+            skipped_steps=skipped,
+            step_losses=step_losses,
+            step_grad_norms=step_norms,
+            time_s=time.perf_counter() - start,
+        )
+        history.append(record)
+        if folder is not None:
+            _save_epoch(folder, epoch, model, optimizer, generator, device, all_settings, history)
+        if bar is not None:
+            metric = "test_accuracy" if config.task == "classification" else "test_mae"
+            bar.set_postfix(loss=f"{record['train_loss']:.3f}", **{metric: f"{record[metric]:.3f}"})
+            bar.update(1)
+        if on_epoch is not None:
+            on_epoch(record)
+    if bar is not None:
+        bar.close()
+    return TrainResult(history, resumed_from, folder)
+
+
+def _save_epoch(
+    folder: Path,
+    epoch: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    device: str,
+    settings: dict[str, Any],
+    history: list[dict[str, Any]],
+) -> None:
+    """Weights, then state, then history (which marks the epoch complete), then old state."""
+    ckpt.save_weights(folder, epoch, model.state_dict())
+    ckpt.save_state(folder, epoch, optimizer, generator, device)
+    ckpt.write_history(folder, settings, history)
+    if epoch > 0:
+        ckpt.remove_state(folder, epoch - 1)

