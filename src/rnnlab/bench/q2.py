@@ -206,7 +206,7 @@ def _temperature(args, cells, device) -> dict[str, Any]:
     models = {}
     for name, r in runs.items():
         out = evaluate(r["model"], test.to(device), config, return_outputs=True)
-        err = regression_errors(win.to_units(out["outputs"].squeeze(-1).numpy()), truth)
+        err = regression_errors(win.to_units(out["outputs"].squeeze(-1).numpy(), win.base_test), truth)
         models[name] = {
             "test_mae": err["mae"],
             "test_rmse": err["rmse"],

@@ -47,6 +47,10 @@ class Series:
     seasonal : str
         ``"day-of-year"`` (climatology of the training years), ``"hour-of-day"`` (mean of the
         same hour over the previous days) or ``"none"`` (mean of the input window).
+    predict_change : bool
+        Models learn the change target[t] - target[t - horizon] instead of the level (for
+        prices, whose test period lies outside the training range); forecasts are then
+        the last observed value plus the predicted change.
     """
 
     name: str
@@ -58,6 +62,7 @@ class Series:
     unit: str
     test_start: int
     seasonal: str
+    predict_change: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,13 +74,17 @@ class Windows:
     x_train, x_test : ndarray of float32, shape (N, W, F)
         Windows of W standardised input rows.
     y_train, y_test : ndarray of float32, shape (N,)
-        Standardised targets, (target - target_mean) / target_std.
+        Standardised targets, (value - target_mean) / target_std, where value is the target
+        itself or, with ``Series.predict_change``, its change since the last observed row.
     t_train, t_test : ndarray of int64, shape (N,)
         Index (in the series) of each window's target.
     feature_mean, feature_std : ndarray, shape (F,)
         Training-period statistics (periodic features are left as they are: mean 0, std 1).
     target_mean, target_std : float
-        Training-period statistics of the target.
+        Training-period statistics of the (level or change) target.
+    base_train, base_test : ndarray of float64, shape (N,)
+        What a forecast adds to the un-standardised model output: 0 for levels, the last
+        observed value target[t - horizon] for changes.
     window, horizon : int
         Inputs are rows t - horizon - window + 1 .. t - horizon for the target at row t.
     """
@@ -92,10 +101,15 @@ class Windows:
     target_std: float
     window: int
     horizon: int
+    base_train: np.ndarray
+    base_test: np.ndarray
 
-    def to_units(self, y_scaled: np.ndarray) -> np.ndarray:
-        """Standardised targets back in the series' unit: y * std + mean."""
-        return np.asarray(y_scaled, dtype=np.float64) * self.target_std + self.target_mean
+    def to_units(self, y_scaled: np.ndarray, base: np.ndarray | float = 0.0) -> np.ndarray:
+        """Standardised outputs as forecasts in the series' unit: base + y * std + mean.
+
+        Pass ``base_test`` (or ``base_train``) for the matching windows.
+        """
+        return base + np.asarray(y_scaled, dtype=np.float64) * self.target_std + self.target_mean
 
 
 def _cyclic(values: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
@@ -122,8 +136,9 @@ def load_series(name: str = "seattle-daily", symbol: str = "AAPL") -> Series:
         the temperature and the hour of the day as sine and cosine. Test period: October to
         December.
     ``stocks``
-        Monthly closing price of ``symbol`` 2000-2010 in USD; input is the log price. Test
-        period: 2008 onwards.
+        Monthly closing price of ``symbol`` 2000-2010 in USD; input is the monthly log return;
+        the models predict next month's change in price (``predict_change``). Test period:
+        2008 onwards.
 
     Raises
     ------
@@ -181,16 +196,18 @@ def load_series(name: str = "seattle-daily", symbol: str = "AAPL") -> Series:
     df = df[df["symbol"] == symbol].sort_values("date")
     dates = df["date"].to_numpy()
     price = df["price"].to_numpy(np.float64)
+    log_return = np.diff(np.log(price), prepend=np.log(price[0]))  # r_t = log p_t - log p_{t-1}
     return Series(
         name=name,
         description=f"monthly {symbol} share price 2000-2010 in USD (vega_datasets stocks)",
         dates=dates,
-        features=np.log(price)[:, None],
-        feature_names=("log_price",),
+        features=log_return[:, None],
+        feature_names=("log_return",),
         target=price,
         unit="USD",
         test_start=_first_index(dates, "2008-01-01"),
         seasonal="none",
+        predict_change=True,
     )
 
 
@@ -205,7 +222,8 @@ def make_windows(series: Series, window: int, horizon: int = 1) -> Windows:
     A pair is in the training set when its target row t < ``series.test_start`` and in the test
     set otherwise; so no training pair sees a test-period target, while test inputs may reach
     back into the training period (that is the past, known at forecast time).
-    Feature and target statistics come from rows before ``test_start`` only.
+    Feature statistics come from rows before ``test_start`` only, target statistics from the
+    training targets only.
 
     Parameters
     ----------
@@ -253,15 +271,26 @@ def make_windows(series: Series, window: int, horizon: int = 1) -> Windows:
         raise DataError(
             f"expected varying features in the training period of {series.name}, found a constant one"
         )
-    y_mean = float(series.target[past].mean())
-    y_std = float(series.target[past].std())
+
+    def base(t: np.ndarray) -> np.ndarray:  # what the model's output is added to
+        return series.target[t - horizon] if series.predict_change else np.zeros(len(t))
+
+    if series.predict_change:  # statistics of the training targets' changes
+        values = series.target[t_train] - base(t_train)
+    else:  # statistics of the training period's values
+        values = series.target[past]
+    y_mean, y_std = float(values.mean()), float(values.std())
+    if not y_std > 0:
+        raise DataError(
+            f"expected a varying target in the training period of {series.name}, found a constant"
+        )
     scaled = (series.features - f_mean) / f_std  # (T, F)
     offsets = np.arange(-horizon - window + 1, -horizon + 1)  # (W,) relative input rows
 
     def cut(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = t[:, None] + offsets[None, :]  # (N, W), every row < t
         x = scaled[rows].astype(np.float32)  # (N, W, F)
-        y = ((series.target[t] - y_mean) / y_std).astype(np.float32)
+        y = ((series.target[t] - base(t) - y_mean) / y_std).astype(np.float32)
         return x, y
 
     x_train, y_train = cut(t_train)
@@ -279,6 +308,8 @@ def make_windows(series: Series, window: int, horizon: int = 1) -> Windows:
         y_std,
         window,
         horizon,
+        base(t_train),
+        base(t_test),
     )
 
 

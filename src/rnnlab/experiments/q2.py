@@ -420,6 +420,10 @@ class _TaskOutput:
 
 def _run(config: Config, ctx: RunContext) -> SectionResult:
     start = time.perf_counter()
+    if config.imdb_dir:  # a wrong folder is reported before minutes of training, not after
+        from rnnlab.data.imdb import find_aclimdb
+
+        find_aclimdb(config.imdb_dir)
     outputs: dict[str, _TaskOutput] = {}
     outputs["images"] = _run_images(config, ctx)
     outputs["series"] = _run_series(config, ctx)
@@ -1040,7 +1044,7 @@ def _run_series(config: Config, ctx: RunContext) -> _TaskOutput:
     model_errors = {}
     for name, r in runs.items():
         out = evaluate(r["model"], test_set.to(ctx.device), train_config, return_outputs=True)
-        predictions[name] = win.to_units(out["outputs"].squeeze(-1).numpy())
+        predictions[name] = win.to_units(out["outputs"].squeeze(-1).numpy(), win.base_test)
         model_errors[name] = regression_errors(predictions[name], truth)
     persistence_mae = baseline_errors["persistence"]["mae"]
     models = {

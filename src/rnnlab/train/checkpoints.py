@@ -181,11 +181,20 @@ def saved_epochs(folder: str | Path) -> list[int]:
     return sorted(epochs)
 
 
+def remove_temporary(folder: str | Path) -> None:
+    """Delete temporary files left by a write that was killed before its rename."""
+    folder = Path(folder)
+    if folder.is_dir():
+        for p in folder.glob(".*.tmp-*"):
+            p.unlink()
+
+
 def clear_run(folder: str | Path) -> None:
     """Delete this module's files (epoch files, history) from ``folder`` for a fresh start."""
     folder = Path(folder)
     if not folder.is_dir():
         return
+    remove_temporary(folder)
     for p in folder.iterdir():
         if _EPOCH_FILE.match(p.name) or p.name == HISTORY_FILE:
             p.unlink()

@@ -280,6 +280,7 @@ def fit(
     point = ckpt.resume_point(folder, all_settings) if (folder is not None and resume) else None
     if point is not None:
         resumed_from, history = point
+        ckpt.remove_temporary(folder)
         model.load_state_dict(ckpt.load_weights(ckpt.weights_path(folder, resumed_from)))
         ckpt.load_state(folder, resumed_from, optimizer, generator, device)
     else:
