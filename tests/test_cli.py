@@ -27,3 +27,14 @@ def test_gradcheck_command_passes(capsys):
 def test_gradcheck_rejects_bad_sizes(capsys):
     assert main(["gradcheck", "--hidden-size", "0"]) == 2
     assert "expected --hidden-size >= 1, found 0" in capsys.readouterr().err
+
+
+def test_limit_threads_is_scoped():
+    import torch
+
+    from rnnlab.threads import limit_threads
+
+    before = torch.get_num_threads()
+    with limit_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnnlab.scratch import GRU, LSTM, RNN, make_layer
+from rnnlab.scratch import GRU, RNN, make_layer
 from rnnlab.scratch.gradcheck import check_layer, numerical_gradient, relative_error
 
 CELLS = ["rnn", "lstm", "gru", "gru-cho"]

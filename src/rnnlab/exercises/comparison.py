@@ -96,13 +96,13 @@ def time_forward_per_step(names: list[str], input_size: int, hidden_size: int, *
     """
     import torch
 
-    from rnnlab.exercises._torch import small_model_threads
+    from rnnlab.threads import limit_threads
 
     torch.manual_seed(seed)
     layers = {name: make_torch_layer(name, input_size, hidden_size) for name in names}
     x = torch.randn(batch, steps, input_size)
     best = {name: float("inf") for name in names}
-    with small_model_threads(1), torch.no_grad():
+    with limit_threads(1), torch.no_grad():
         for layer in layers.values():
             layer(x)  # warm-up
         for _ in range(repeats):
@@ -152,7 +152,7 @@ def compare_models(*, input_size: int = 32, hidden_size: int = 64, lengths: tupl
     ``forget_bias``, so f = sigmoid(...) is near 1) is measured: the LSTM's path through its cell
     state c_t = f * c_{t-1} + ... carries gradient only as far as f stays close to 1.
     """
-    from rnnlab.exercises._torch import small_model_threads
+    from rnnlab.threads import limit_threads
     from rnnlab.exercises.counting import torch_parameter_count
 
     if not lengths or min(lengths) < 2:
@@ -164,7 +164,7 @@ def compare_models(*, input_size: int = 32, hidden_size: int = 64, lengths: tupl
         count = count_parameters(cell, input_size, hidden_size, bidirectional=bidirectional)
         reach, spread, first_last, weakest = {}, {}, {}, {}
         for T in lengths:
-            with small_model_threads(1):
+            with limit_threads(1):
                 per_seed = np.array([input_gradient_profile(name, input_size, hidden_size, T,
                                                             batch=batch, seed=s) for s in seeds])  # (S, T)
             ratios = per_seed.min(axis=1) / per_seed.max(axis=1)
@@ -186,7 +186,7 @@ def compare_models(*, input_size: int = 32, hidden_size: int = 64, lengths: tupl
         ))
     forget = {}
     for T in lengths:
-        with small_model_threads(1):
+        with limit_threads(1):
             per_seed = np.array([input_gradient_profile("LSTM", input_size, hidden_size, T, batch=batch,
                                                         seed=s, forget_bias=forget_bias) for s in seeds])
         forget[T] = float(np.mean(per_seed.min(axis=1) / per_seed.max(axis=1)))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnlab.errors import ConfigError
-from rnnlab.exercises._torch import small_model_threads
+from rnnlab.threads import limit_threads
 
 
 def make_monotonic_data(n: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +108,7 @@ def train_monotonic(
     Deterministic for a given seed on CPU: data from ``numpy.random.default_rng(seed)``, weights
     and batch order from ``torch.Generator`` seeded with ``seed``.
     """
-    with small_model_threads():
+    with limit_threads():
         return _train_monotonic(train_size, test_size, length, eval_lengths, hidden_size, epochs,
                                 batch_size, lr, seed, device)
 

@@ -411,11 +411,11 @@ def train_sentiment(
     threads : int or None
         PyTorch threads during training (1 suits the small shipped set; None leaves the setting).
     """
-    from rnnlab.exercises._torch import small_model_threads
+    from rnnlab.threads import limit_threads
 
     if not data.train or not data.test:
         raise DataError(f"expected training and test examples, found {len(data.train)} and {len(data.test)}")
-    with small_model_threads(threads):
+    with limit_threads(threads):
         return _train_sentiment(data, hidden_size, num_layers, dropout, epochs, batch_size, lr,
                                 freeze_embeddings, max_tokens, max_vocab, attribution_examples or [],
                                 seed, device)

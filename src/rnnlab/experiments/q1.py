@@ -256,9 +256,9 @@ def run(config: Config, ctx: RunContext) -> SectionResult:
     synchronisation cost (measured 3-5x slower per update on a busy 2-core machine), so the
     section runs with one BLAS thread; the limit is lifted when it returns.
     """
-    from threadpoolctl import threadpool_limits
+    from rnnlab.threads import limit_threads
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with limit_threads(1):
         return _run(config, ctx)
 
 

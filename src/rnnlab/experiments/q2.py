@@ -22,11 +22,10 @@ update sizes), :mod:`rnnlab.analysis.saturation` (gates recomputed on held-out i
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -388,25 +387,12 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    import torch
-
-    if n is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def run(config: Config, ctx: RunContext) -> SectionResult:
     """Train, measure, plot and write the observations of Q2."""
     threads = config.torch_threads if ctx.device == "cpu" else None
-    with _torch_threads(threads):
+    from rnnlab.threads import limit_threads
+
+    with limit_threads(threads):
         return _run(config, ctx)
 
 

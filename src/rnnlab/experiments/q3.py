@@ -630,9 +630,9 @@ def run(config: Config, ctx: RunContext) -> SectionResult:
     restored afterwards): every matrix here is small (at most a few thousand x 512), and on a
     busy 2-core machine multi-threaded BLAS made these measurements up to 50x slower.
     """
-    from threadpoolctl import threadpool_limits
+    from rnnlab.threads import limit_threads
 
-    with threadpool_limits(limits=1):
+    with limit_threads(1):
         return _run(config, ctx)
 
 
