@@ -38,3 +38,27 @@ def test_limit_threads_is_scoped():
     with limit_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def _all_command_paths(parser, prefix=()):
+    import argparse
+
+    yield prefix
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _all_command_paths(sub, prefix + (name,))
+
+
+def test_every_subcommand_has_working_help(capsys):
+    import pytest
+
+    from rnnlab.cli import build_parser
+
+    paths = list(_all_command_paths(build_parser()))
+    assert ("bench", "engine") in paths and ("run",) in paths
+    for path in paths:
+        with pytest.raises(SystemExit) as exc:
+            main([*path, "--help"])
+        assert exc.value.code == 0, path
+        assert "usage: rnnlab" in capsys.readouterr().out

@@ -19,7 +19,8 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="bench", metavar="NAME")
     sub.required = True
     for name, (module_name, help_text) in BENCHMARKS.items():
-        bp = sub.add_parser(name, help=help_text, description=help_text)
+        escaped = help_text.replace("%", "%%")  # argparse formats help strings with %
+        bp = sub.add_parser(name, help=escaped, description=escaped)
         module = importlib.import_module(module_name)
         module.add_arguments(bp)
         bp.set_defaults(func=module.main)
