@@ -131,7 +131,8 @@ class RecurrentLayer:
         """
         N, T, _ = cache.batch_first_shape
         dhs = check_array("dhs", dhs, (N, T, self.hidden_size), self.dtype)
-        result = self._backward_tm(np.ascontiguousarray(dhs.transpose(1, 0, 2)), cache.cell, dh_T, N, truncate)
+        # a time-major view is enough: the functional BPTT makes its own feature-major copy
+        result = self._backward_tm(dhs.transpose(1, 0, 2), cache.cell, dh_T, N, truncate)
         for name, g in result.grads.items():
             if accumulate:
                 self.grads[name] += g
