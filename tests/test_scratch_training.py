@@ -94,3 +94,15 @@ def test_backward_never_modifies_its_inputs(cell, N):
     layer.backward(dhs, cache)  # the cache can be used again
     assert np.array_equal(x, x_before) and np.array_equal(dhs, dhs_before)
     assert np.array_equal(hs, hs_before)
+
+
+def test_cache_does_not_alias_the_input():
+    layer = make_layer("gru", 2, 3, seed=0)
+    x = np.random.default_rng(0).standard_normal((1, 4, 2))  # N = 1: the time-major view is contiguous
+    hs, cache = layer.forward(x)
+    layer.backward(np.ones_like(hs), cache)
+    expected = {k: g.copy() for k, g in layer.grads.items()}
+    x += 1.0  # the caller changes its array between forward and backward
+    layer.backward(np.ones_like(hs), cache)
+    for k in expected:
+        np.testing.assert_array_equal(layer.grads[k], expected[k])

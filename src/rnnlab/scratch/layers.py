@@ -100,7 +100,8 @@ class RecurrentLayer:
         """
         x = check_sequence_input(x, self.input_size, self.dtype)
         N = x.shape[0]
-        hs_tm, cell_cache = self._forward_tm(np.ascontiguousarray(x.transpose(1, 0, 2)), h0, N)
+        # always a copy, so the cache never aliases the caller's array (even when N or T is 1)
+        hs_tm, cell_cache = self._forward_tm(x.transpose(1, 0, 2).copy(order="C"), h0, N)
         final = self._final_state(cell_cache)
         return hs_tm.transpose(1, 0, 2), SequenceCache(cell_cache, x.shape, final)
 
