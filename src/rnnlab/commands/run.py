@@ -1,8 +1,9 @@
 """``rnnlab run {SECTION,all}``: run sections of the lab into a results folder.
 
-The section names come from :mod:`rnnlab.experiments.registry`; each section's own options (its
-``add_arguments``) are added to this parser. An option declared by two sections must be declared
-identically (same flags, same dest); the first declaration is kept.
+The section names come from :mod:`rnnlab.experiments.registry`. Each section declares its
+options once, on its ``Config`` (``rnnlab.experiments.base.option``); this module generates
+their flags. A flag two sections declare must have the same type and choices in both. An option
+given for a section that does not declare it is refused (one line, exit status 2).
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="no progress bars or status lines",
     )
     seen: dict[str, str] = {s: a.dest for a in parser._actions for s in a.option_strings}
+    _add_declared_options(parser, names, seen)
     for name in names:
         try:
             module = get_section(name)
@@ -123,19 +125,82 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             print(f"rnnlab: warning: {exc}", file=sys.stderr)
             continue
         add_arguments = getattr(module, "add_arguments", None)
-        if add_arguments is None:
+        if add_arguments is None or hasattr(module, "measure"):
             continue
         group = parser.add_argument_group(f"{name} options")
         add_arguments(_SharedOptions(group, seen, name))
     parser.set_defaults(func=main)
 
 
+def _declared(names: list[str]) -> dict[str, dict[str, Any]]:
+    """field name -> {section name: DeclaredOption} over the sections on the new contract."""
+    from rnnlab.experiments.base import declared_options
+    from rnnlab.experiments.runner import get_section
+
+    owners: dict[str, dict[str, Any]] = {}
+    for name in names:
+        try:
+            module = get_section(name)
+        except RnnlabError:
+            continue
+        if not hasattr(module, "measure"):
+            continue
+        for field, opt in declared_options(module.Config).items():
+            owners.setdefault(field, {})[name] = opt
+    return owners
+
+
+def _add_declared_options(
+    parser: argparse.ArgumentParser, names: list[str], seen: dict[str, str]
+) -> None:
+    """One flag per declared option; its help names the sections that take it."""
+    groups: dict[str, Any] = {}
+    for field, by_section in _declared(names).items():
+        first = next(iter(by_section.values()))
+        for other in by_section.values():
+            if (other.kind, other.spec.choices, other.flag) != (first.kind, first.spec.choices, first.flag):
+                raise ConfigError(f"sections declare {first.flag} differently ({', '.join(by_section)})")
+        sections = ", ".join(by_section)
+        group_name = f"{sections} options"
+        group = groups.get(group_name) or groups.setdefault(group_name, parser.add_argument_group(group_name))
+        kwargs: dict[str, Any] = {"dest": field, "default": argparse.SUPPRESS, "help": first.spec.help}
+        if first.kind is bool:
+            kwargs["action"] = "store_true" if not first.default else argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = first.kind
+            if first.spec.choices is not None:
+                kwargs["choices"] = first.spec.choices
+            kwargs["metavar"] = first.spec.metavar
+        group.add_argument(first.flag, **kwargs)
+        seen[first.flag] = field
+
+
 def _section_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The options the user gave that belong to section ``name`` (refusing others' options)."""
     from rnnlab.experiments.runner import get_section
 
     module = get_section(name)
-    picker = getattr(module, "options_from_args", None)
-    return dict(picker(args)) if picker is not None else {}
+    if not hasattr(module, "measure"):
+        picker = getattr(module, "options_from_args", None)
+        return dict(picker(args)) if picker is not None else {}
+    owners = _declared(list(_all_names()))
+    given = {k: v for k, v in vars(args).items() if k in owners}
+    mine = {k: v for k, v in given.items() if name in owners[k]}
+    if args.section != "all":
+        foreign = sorted(set(given) - set(mine))
+        if foreign:
+            flags = ", ".join(
+                f"{next(iter(owners[k].values())).flag} (an option of {', '.join(owners[k])})"
+                for k in foreign
+            )
+            raise ConfigError(f"expected options of section {name!r}, found {flags}")
+    return mine
+
+
+def _all_names() -> list[str]:
+    from rnnlab.experiments import registry
+
+    return list(registry.SECTIONS)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -1,8 +1,5 @@
-"""Names of the lab's sections and the modules that implement them, in report order."""
+"""Names of the lab's sections and the modules that implement them (see :mod:`rnnlab.sections`)."""
 
-SECTIONS: dict[str, str] = {
-    "q1": "rnnlab.experiments.q1",
-    "q2": "rnnlab.experiments.q2",
-    "q3": "rnnlab.experiments.q3",
-    "exercises": "rnnlab.experiments.exercises",
-}
+from rnnlab.sections import SECTIONS
+
+__all__ = ["SECTIONS"]

@@ -1,24 +1,25 @@
-"""Run a section of the lab into its results folder, reload it, or run everything.
+"""Run a section of the lab into its results folder, rebuild its presentation, or run everything.
 
-A run of section ``name`` (see :mod:`rnnlab.experiments.base` for the section contract) writes::
+A run of section ``name`` (see :mod:`rnnlab.experiments.base` for the section contract) is
+*measure once, then tell*::
 
-    <out_root>/<name>/metrics.json      every number the section measured
-    <out_root>/<name>/observations.md   the sentences computed from those numbers
-    <out_root>/<name>/section.json      the whole SectionResult plus a "settings" block
-    <out_root>/<name>/figures/*.png     the figures (written by the section)
-    <out_root>/<name>/<name>.ipynb      the executed notebook (unless notebook=False)
+    config   = section.build_config(profile, seed, options)
+    metrics  = section.measure(config, ctx)          # training and measuring, nothing else
+    write  <out_root>/<name>/metrics.json            # strict JSON (rnnlab.results)
+    metrics  = read it back
+    shown    = section.present(metrics, config, out_dir)   # sentences, figures, tables
+    write  observations.md, figures/*.png, section.json (last: marks a finished run)
 
-``section.json`` is written last among the results and marks a finished run. The notebook source
-``notebooks/<name>.py`` is then executed with the environment variables ``RNNLAB_OUT``,
+:func:`rebuild_section` runs the last two steps again from a results folder alone (no
+retraining); ``rnnlab report --rebuild`` calls it. After a run, the notebook source
+``notebooks/<name>.py`` is executed with the environment variables ``RNNLAB_OUT``,
 ``RNNLAB_PROFILE``, ``RNNLAB_SEED``, ``RNNLAB_DEVICE`` and ``RNNLAB_OPTIONS`` (JSON) set, so that
-its ``load_or_run(name)`` finds the results just written and reuses them instead of recomputing.
+its ``load_or_run(name)`` finds the results just written and reuses them.
 
 Where notebook sources are found (first match wins): the ``notebook_dir`` argument, the
 ``RNNLAB_NOTEBOOK_DIR`` environment variable, ``notebooks/`` at the root of the source checkout
 that this package was imported from (``src/rnnlab/../../notebooks``), ``notebooks/`` in the
-current directory. An installed (non-editable) package has no notebook sources: run from a
-clone, set ``RNNLAB_NOTEBOOK_DIR``, or skip the notebook (``notebook=False``, ``rnnlab run
---no-notebook``).
+current directory.
 """
 
 from __future__ import annotations
@@ -27,11 +28,9 @@ import dataclasses
 import datetime as _dt
 import importlib
 import json
-import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -40,7 +39,33 @@ from typing import Any
 from rnnlab import __version__
 from rnnlab.errors import ConfigError, DataError, RnnlabError
 from rnnlab.experiments import registry
-from rnnlab.experiments.base import PROFILES, RunContext, SectionResult, config_to_dict
+from rnnlab.experiments.base import (
+    RunContext,
+    check_profile,
+    check_seed,
+    config_from_dict,
+    config_to_dict,
+    declared_options,
+)
+from rnnlab.results import (  # noqa: F401 (re-exported for notebooks and older callers)
+    DEFAULT_OUT_ROOT,
+    METRICS_FILE,
+    OBSERVATIONS_FILE,
+    SECTION_FILE,
+    Presentation,
+    SectionResult,
+    atomic_write_text,
+    ensure_writable_dir,
+    format_seconds,
+    load_metrics,
+    load_section,
+    load_section_data,
+    observations_markdown,
+    read_json,
+    section_dir,
+    to_jsonable,
+    write_json,
+)
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -51,11 +76,6 @@ ENV_DEVICE = "RNNLAB_DEVICE"
 ENV_OPTIONS = "RNNLAB_OPTIONS"
 ENV_PROGRESS = "RNNLAB_PROGRESS"
 ENV_NOTEBOOK_DIR = "RNNLAB_NOTEBOOK_DIR"
-
-DEFAULT_OUT_ROOT = "results"
-SECTION_FILE = "section.json"
-METRICS_FILE = "metrics.json"
-OBSERVATIONS_FILE = "observations.md"
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,31 +111,6 @@ def get_section(name: str) -> ModuleType:
         ) from exc
 
 
-def section_option_names(module: ModuleType) -> list[str]:
-    """The option names a section's ``build_config(profile, seed, **options)`` accepts.
-
-    These are its keyword parameters other than ``profile`` and ``seed``; when it takes
-    ``**options``, the ``dest`` names of the options its ``add_arguments`` declares are added.
-    """
-    import argparse
-    import inspect
-
-    params = inspect.signature(module.build_config).parameters
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    names = [n for n, p in params.items() if n not in ("profile", "seed") and p.kind in kinds]
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        add_arguments = getattr(module, "add_arguments", None)
-        if add_arguments is not None:
-            parser = argparse.ArgumentParser(add_help=False)
-            add_arguments(parser)
-            names += [
-                a.dest
-                for a in parser._actions
-                if a.dest is not argparse.SUPPRESS and a.dest not in names
-            ]
-    return names
-
-
 def resolve_device(device: str) -> str:
     """Turn ``"auto"``, ``"cpu"`` or ``"cuda"`` into the device to use.
 
@@ -141,58 +136,6 @@ def resolve_device(device: str) -> str:
             "False); use --device cpu or auto"
         )
     return "cuda" if available else "cpu"
-
-
-def _check_profile(profile: str) -> None:
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; expected one of: {', '.join(PROFILES)}")
-
-
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"expected a non-negative integer seed, found {seed!r}")
-    return seed
-
-
-def ensure_writable_dir(path: str | Path) -> Path:
-    """Create ``path`` if needed and check that files can be written in it.
-
-    Raises
-    ------
-    RnnlabError
-        One line naming the folder and why it cannot be written.
-    """
-    path = Path(path)
-    why = None
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
-        if blocker == path:
-            why = "a file with that name"
-        else:
-            why = f"a file at {blocker}" if blocker is not None else "a file in its path"
-    except PermissionError:
-        why = "no permission to create it"
-    except OSError as exc:
-        why = exc.strerror or str(exc)
-    if why is None and not path.is_dir():
-        why = "something that is not a folder"
-    if why is None:
-        try:
-            with tempfile.NamedTemporaryFile(dir=path, prefix=".rnnlab-write-test-"):
-                pass
-        except OSError as exc:
-            why = (
-                "a folder without write permission"
-                if isinstance(exc, PermissionError)
-                else (exc.strerror or str(exc))
-            )
-    if why is not None:
-        raise RnnlabError(
-            f"cannot write results to {path}: expected a writable folder, found {why}"
-        )
-    return path
 
 
 def find_notebook(name: str, notebook_dir: str | Path | None = None) -> Path:
@@ -223,59 +166,53 @@ def find_notebook(name: str, notebook_dir: str | Path | None = None) -> Path:
 
 
 # --------------------------------------------------------------------------------------------
-# JSON helpers
+# Running
 # --------------------------------------------------------------------------------------------
 
 
-def _json_default(value: Any) -> Any:
-    """Convert NumPy scalars and arrays, paths and tuples-likes for json.dumps."""
-    if isinstance(value, Path):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if hasattr(value, "tolist"):  # NumPy arrays and scalars, torch tensors
-        return value.tolist()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    raise TypeError(f"expected JSON-serialisable values, found {type(value).__name__}: {value!r}")
+# --------------------------------------------------------------------------------------------
+# Options
+# --------------------------------------------------------------------------------------------
 
 
-def to_jsonable(value: Any) -> Any:
-    """``value`` as it reads back from JSON (tuples -> lists, NumPy -> Python, paths -> str)."""
-    return json.loads(json.dumps(value, default=_json_default))
+def _is_legacy(module: ModuleType) -> bool:
+    """A section still on the old ``run(config, ctx) -> SectionResult`` contract."""
+    return not hasattr(module, "measure")
 
 
-def write_json(path: str | Path, data: Any) -> None:
-    """Write JSON atomically (temp file + os.replace)."""
-    path = Path(path)
-    text = json.dumps(data, indent=2, default=_json_default)
-    _write_text(path, text + "\n")
+def section_option_names(module: ModuleType) -> list[str]:
+    """The option names (Config fields declared with ``option``) a section accepts."""
+    if not _is_legacy(module):
+        return list(declared_options(module.Config))
+    import argparse
+    import inspect
+
+    params = inspect.signature(module.build_config).parameters
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = [n for n, p in params.items() if n not in ("profile", "seed") and p.kind in kinds]
+    add_arguments = getattr(module, "add_arguments", None)
+    if add_arguments is not None:
+        parser = argparse.ArgumentParser(add_help=False)
+        add_arguments(parser)
+        names += [a.dest for a in parser._actions if a.dest not in names]
+    return names
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equality of JSON values where NaN equals NaN."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    return a == b
-
-
-def _config_differences(stored: dict[str, Any], expected: dict[str, Any]) -> list[str]:
-    keys = sorted(set(stored) | set(expected))
-    return [
-        k for k in keys if k not in stored or k not in expected or not _same(stored[k], expected[k])
-    ]
+def build_config(module: ModuleType, profile: str, seed: int, options: dict[str, Any]) -> Any:
+    """The section's Config for ``profile``, ``seed`` and the user's ``options`` (all checked)."""
+    check_profile(profile)
+    check_seed(seed)
+    allowed = section_option_names(module)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        listed = ", ".join(allowed) if allowed else "none"
+        raise ConfigError(
+            f"expected options of section {module.NAME!r} ({listed}), found "
+            f"{', '.join(unknown)}"
+        )
+    if _is_legacy(module):
+        return module.build_config(profile, seed, **options)
+    return module.build_config(profile, seed, options)
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,27 +223,6 @@ def _config_differences(stored: dict[str, Any], expected: dict[str, Any]) -> lis
 def _log(progress: bool, message: str) -> None:
     if progress:
         print(f"rnnlab: {message}", file=sys.stderr, flush=True)
-
-
-def format_seconds(seconds: Any) -> str:
-    """Seconds as ``"12.3 s"`` or ``"4 min 05 s"`` (``"—"`` when not a number)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes} min {secs:02d} s"
-
-
-def _check_options(name: str, module: ModuleType, options: dict[str, Any]) -> dict[str, Any]:
-    allowed = section_option_names(module)
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        listed = ", ".join(allowed) if allowed else "none"
-        raise ConfigError(
-            f"unknown option(s) {', '.join(unknown)} for section {name!r}; expected: {listed}"
-        )
-    return dict(options)
 
 
 def _device_name(device: str) -> str:
@@ -360,10 +276,37 @@ def _command_line() -> str:
     return f"Python API ({program or 'interactive'})"
 
 
-def _observations_markdown(result: SectionResult) -> str:
-    lines = [f"# {result.title}", ""]
-    lines += [f"- {obs}" for obs in result.observations] or ["(no observations)"]
-    return "\n".join(lines) + "\n"
+def _write_presentation(out_dir: Path, data: dict[str, Any], shown: Presentation) -> None:
+    """Write ``observations.md`` and ``section.json`` (``data`` updated with ``shown``)."""
+    data.update(
+        observations=list(shown.observations),
+        figures=[dataclasses.asdict(f) for f in shown.figures],
+        tables=[dataclasses.asdict(t) for t in shown.tables],
+        text_blocks=dict(shown.text_blocks),
+    )
+    for figure in shown.figures:
+        if not (out_dir / figure.path).is_file():
+            _log(True, f"{data['name']}: warning: listed figure {figure.path} was not written")
+    atomic_write_text(out_dir / OBSERVATIONS_FILE, observations_markdown(data["title"], data["observations"]))
+    write_json(out_dir / SECTION_FILE, data)
+
+
+def _measure_and_present(
+    module: ModuleType, config: Any, ctx: RunContext
+) -> tuple[dict[str, Any], Presentation]:
+    """Run the section: measure, save metrics.json, read it back, present what was read."""
+    if _is_legacy(module):
+        result = module.run(config, ctx)
+        write_json(ctx.out_dir / METRICS_FILE, result.metrics)
+        return result.metrics, Presentation(
+            result.observations, result.figures, result.tables, result.text_blocks
+        )
+    metrics = module.measure(config, ctx)
+    if not isinstance(metrics, dict):
+        raise TypeError(f"section {module.NAME!r}: measure() must return a dict of measurements")
+    write_json(ctx.out_dir / METRICS_FILE, metrics)
+    metrics = load_metrics(ctx.out_dir)
+    return metrics, module.present(metrics, config, ctx.out_dir)
 
 
 def run_section(
@@ -393,8 +336,7 @@ def run_section(
     progress : bool
         Show progress bars and status lines (on stderr).
     options : dict, optional
-        The section's own options: keyword arguments of its ``build_config`` (what its
-        ``options_from_args`` returns).
+        The section's own options (Config fields declared with ``option``).
     notebook : bool
         Execute ``notebooks/<name>.py`` into ``<out_root>/<name>/<name>.ipynb`` afterwards.
     notebook_dir : path, optional
@@ -407,21 +349,19 @@ def run_section(
     Raises
     ------
     ConfigError
-        Unknown section, profile, device or option; checked before any work.
+        Unknown section, profile, device or option, or a bad option value; checked before any
+        work.
     RnnlabError
         ``cuda`` without a GPU, a folder that cannot be written, a missing notebook source (all
         before any work), or a failing notebook cell.
     """
     module = get_section(name)
-    _check_profile(profile)
-    seed = _check_seed(seed)
-    options = _check_options(name, module, dict(options or {}))
+    options = dict(options or {})
+    config = build_config(module, profile, seed, options)
     resolved = resolve_device(device)
     out_root = ensure_writable_dir(out_root)
     out_dir = ensure_writable_dir(out_root / name)
     source = find_notebook(name, notebook_dir) if notebook else None
-
-    config = module.build_config(profile, seed, **options)
     config_dict = to_jsonable(config_to_dict(config))
 
     # A run in progress is not a finished run: drop the marker and the stale notebook first.
@@ -429,88 +369,101 @@ def run_section(
         stale.unlink(missing_ok=True)
 
     _log(progress, f"{name}: running ({profile} profile, seed {seed}, device {resolved})")
-    ctx = RunContext(
-        out_dir=out_dir, profile=profile, seed=seed, device=resolved, progress=progress
-    )
+    ctx = RunContext(out_dir=out_dir, profile=profile, seed=seed, device=resolved, progress=progress)
     started = _dt.datetime.now().astimezone()
     start = time.perf_counter()
-    result = module.run(config, ctx)
+    metrics, shown = _measure_and_present(module, config, ctx)
     wall_time_s = time.perf_counter() - start
-    if not isinstance(result, SectionResult):
-        raise TypeError(
-            f"section {name!r}: run() must return a SectionResult, returned {type(result).__name__}"
-        )
-    if not result.config:
-        result.config = config_dict
-    for figure in result.figures:
-        if not (out_dir / figure.path).is_file():
-            _log(True, f"{name}: warning: listed figure {figure.path} was not written")
 
-    data = to_jsonable(result.to_dict())
-    data["settings"] = _settings(
-        profile, seed, resolved, options, config_dict, started, wall_time_s
-    )
-    write_json(out_dir / METRICS_FILE, result.metrics)
-    _write_text(out_dir / OBSERVATIONS_FILE, _observations_markdown(result))
-    write_json(out_dir / SECTION_FILE, data)
+    data = to_jsonable(SectionResult(name, module.TITLE, config_dict, metrics, []).to_dict())
+    data["settings"] = _settings(profile, seed, resolved, options, config_dict, started, wall_time_s)
+    _write_presentation(out_dir, data, shown)
     _log(progress, f"{name}: results written to {out_dir} in {format_seconds(wall_time_s)}")
 
     if source is not None:
-        from rnnlab.report.notebooks import execute_notebook
-
-        target = out_dir / f"{name}.ipynb"
-        _log(progress, f"{name}: executing notebook {source} -> {target}")
-        env = {
-            ENV_OUT: str(out_root.resolve()),
-            ENV_PROFILE: profile,
-            ENV_SEED: str(seed),
-            ENV_DEVICE: resolved,
-            ENV_OPTIONS: json.dumps(options, default=_json_default),
-            ENV_PROGRESS: "0",
-        }
-        seconds = execute_notebook(source, target, cwd=source.resolve().parent.parent, env=env)
-        data["settings"]["notebook"] = {
-            "file": target.name,
-            "source": str(source),
-            "wall_time_s": round(seconds, 3),
-        }
-        write_json(out_dir / SECTION_FILE, data)
-        _log(progress, f"{name}: notebook executed in {format_seconds(seconds)}")
-    return result
+        _execute_notebook(name, source, out_root, out_dir, data, options, progress)
+    return SectionResult.from_dict(data)
 
 
-def load_section_data(out_dir: str | Path) -> dict[str, Any]:
-    """The raw contents of ``<out_dir>/section.json`` (the result plus its ``settings``).
+def _execute_notebook(
+    name: str,
+    source: Path,
+    out_root: Path,
+    out_dir: Path,
+    data: dict[str, Any],
+    options: dict[str, Any],
+    progress: bool,
+) -> None:
+    from rnnlab.report.notebooks import execute_notebook
+
+    settings = data["settings"]
+    target = out_dir / f"{name}.ipynb"
+    _log(progress, f"{name}: executing notebook {source} -> {target}")
+    env = {
+        ENV_OUT: str(out_root.resolve()),
+        ENV_PROFILE: settings["profile"],
+        ENV_SEED: str(settings["seed"]),
+        ENV_DEVICE: settings["device"],
+        ENV_OPTIONS: json.dumps(to_jsonable(options)),
+        ENV_PROGRESS: "0",
+    }
+    seconds = execute_notebook(source, target, cwd=source.resolve().parent.parent, env=env)
+    settings["notebook"] = {"file": target.name, "source": str(source), "wall_time_s": round(seconds, 3)}
+    write_json(out_dir / SECTION_FILE, data)
+    _log(progress, f"{name}: notebook executed in {format_seconds(seconds)}")
+
+
+def rebuild_section(out_dir: str | Path) -> SectionResult:
+    """Present a finished run again from its results folder alone, without retraining.
+
+    Reads ``metrics.json`` and the config in ``section.json``, calls the section's
+    ``present`` (which redraws the figures from the saved measurements and artifacts), and
+    rewrites ``observations.md`` and ``section.json``.
 
     Raises
     ------
     DataError
-        When the file is missing or is not valid JSON.
+        When the folder holds no finished run, or its files are malformed.
     """
-    path = Path(out_dir) / SECTION_FILE
-    if not path.is_file():
-        raise DataError(
-            f"expected a finished run in {Path(out_dir)} ({SECTION_FILE}), found none; "
-            f"run `rnnlab run {Path(out_dir).name}` first"
-        )
+    out_dir = Path(out_dir)
+    data = load_section_data(out_dir)
+    name = str(data["name"])
+    module = get_section(name)
+    if _is_legacy(module):
+        raise DataError(f"expected a section with measure/present, found {name!r} on the old contract")
+    settings = data.get("settings") or {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"expected valid JSON in {path}, found an error: {exc}") from None
-    if not isinstance(data, dict) or "name" not in data or "metrics" not in data:
-        raise DataError(f"expected a section result in {path}, found other JSON")
-    return data
+        config = config_from_dict(module.Config, settings.get("config", data.get("config")) or {})
+    except ConfigError as exc:
+        raise DataError(f"expected the config of {name} in {out_dir / SECTION_FILE}: {exc}") from None
+    metrics = load_metrics(out_dir)
+    shown = module.present(metrics, config, out_dir)
+    data["metrics"] = metrics
+    _write_presentation(out_dir, data, shown)
+    return SectionResult.from_dict(data)
 
 
-def load_section(out_dir: str | Path) -> SectionResult:
-    """Load the :class:`SectionResult` saved in a section's results folder."""
-    return SectionResult.from_dict(load_section_data(out_dir))
+def _options_from_env() -> dict[str, Any] | None:
+    env_options = os.environ.get(ENV_OPTIONS)
+    if not env_options:
+        return None
+    try:
+        options = json.loads(env_options)
+    except json.JSONDecodeError:
+        raise ConfigError(f"expected JSON in {ENV_OPTIONS}, found {env_options!r}") from None
+    if not isinstance(options, dict):
+        raise ConfigError(f"expected a JSON object in {ENV_OPTIONS}, found {env_options!r}")
+    return options
 
 
-def section_dir(name: str, out_root: str | Path | None = None) -> Path:
-    """``<out_root>/<name>`` where out_root defaults to ``$RNNLAB_OUT`` or ``results``."""
-    root = out_root if out_root is not None else os.environ.get(ENV_OUT) or DEFAULT_OUT_ROOT
-    return Path(root) / name
+def _seed_from_env(saved: dict[str, Any]) -> int:
+    env_seed = os.environ.get(ENV_SEED)
+    if not env_seed:
+        return saved.get("seed", 0)
+    try:
+        return int(env_seed)
+    except ValueError:
+        raise ConfigError(f"expected an integer {ENV_SEED}, found {env_seed!r}") from None
 
 
 def load_or_run(
@@ -527,9 +480,9 @@ def load_or_run(
     ``RNNLAB_PROFILE``, ``RNNLAB_SEED``, ``RNNLAB_DEVICE``, ``RNNLAB_OPTIONS`` as JSON, set by
     the runner when it executes a notebook), then the value the saved run used (so a notebook
     opened by hand shows the last ``rnnlab run``), then the default (``results``, ``default``,
-    0, ``auto``, no options). The saved ``section.json`` is reused when its config equals
-    ``build_config(profile, seed, **options)``; otherwise the section runs again (without
-    executing its notebook, which is what calls this function).
+    0, ``auto``, no options). The saved ``section.json`` is reused when its config equals the
+    config these settings build; otherwise the section runs again (without executing its
+    notebook, which is what calls this function).
     """
     module = get_section(name)
     out_dir = section_dir(name, out_root)
@@ -539,50 +492,28 @@ def load_or_run(
         stored = None
     saved = (stored or {}).get("settings", {}) if stored and stored.get("name") == name else {}
 
-    if profile is None:
-        profile = os.environ.get(ENV_PROFILE) or saved.get("profile") or "default"
-    if seed is None:
-        env_seed = os.environ.get(ENV_SEED)
-        if env_seed:
-            try:
-                seed = int(env_seed)
-            except ValueError:
-                raise ConfigError(f"expected an integer {ENV_SEED}, found {env_seed!r}") from None
-        else:
-            seed = saved.get("seed", 0)
-    if device is None:
-        device = os.environ.get(ENV_DEVICE) or "auto"
+    profile = profile or os.environ.get(ENV_PROFILE) or saved.get("profile") or "default"
+    seed = _seed_from_env(saved) if seed is None else seed
+    device = device or os.environ.get(ENV_DEVICE) or "auto"
     if options is None:
-        env_options = os.environ.get(ENV_OPTIONS)
-        if env_options:
-            try:
-                options = json.loads(env_options)
-            except json.JSONDecodeError:
-                raise ConfigError(
-                    f"expected JSON in {ENV_OPTIONS}, found {env_options!r}"
-                ) from None
-        else:
-            options = dict(saved.get("options") or {})
-    _check_profile(profile)
-    seed = _check_seed(seed)
-    options = _check_options(name, module, options)
+        options = _options_from_env()
+    if options is None:
+        options = dict(saved.get("options") or {})
     progress = os.environ.get(ENV_PROGRESS, "1") != "0"
 
-    expected = to_jsonable(config_to_dict(module.build_config(profile, seed, **options)))
+    expected = to_jsonable(config_to_dict(build_config(module, profile, seed, options)))
     if stored is not None and saved:
-        stored_config = saved.get("config", stored.get("config"))
-        differences = _config_differences(stored_config or {}, expected)
+        stored_config = saved.get("config", stored.get("config")) or {}
+        differences = sorted(
+            k for k in set(stored_config) | set(expected) if stored_config.get(k) != expected.get(k)
+        )
         if not differences:
             return SectionResult.from_dict(stored)
-        _log(
-            True,
-            f"{name}: saved results in {out_dir} have a different config "
-            f"({', '.join(differences)}); running again",
-        )
+        _log(True, f"{name}: saved results in {out_dir} have a different config "
+                   f"({', '.join(differences)}); running again")
     else:
         _log(True, f"{name}: no saved results in {out_dir}; running")
-    root = out_dir.parent
-    return run_section(name, root, profile, seed, device, progress, options, notebook=False)
+    return run_section(name, out_dir.parent, profile, seed, device, progress, options, notebook=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -608,14 +539,14 @@ def run_all(
     """Run every registered section in order, then write ``<out_root>/index.html``.
 
     ``options`` may hold the options of all sections; each section receives those it declares.
-    Everything that can be checked (device, folders, notebook sources, options) is checked
-    before the first section starts.
+    Everything that can be checked (every section's config, device, folders, notebook sources)
+    is checked before the first section starts.
     """
     from rnnlab.report import build_report
 
     options = dict(options or {})
-    _check_profile(profile)
-    seed = _check_seed(seed)
+    check_profile(profile)
+    check_seed(seed)
     resolved = resolve_device(device)
     out_root = Path(out_root)
     ensure_writable_dir(out_root)
@@ -625,27 +556,22 @@ def run_all(
         module = get_section(name)
         names = section_option_names(module)
         declared.update(names)
-        plan.append((name, {k: v for k, v in options.items() if k in names}))
+        section_options = {k: v for k, v in options.items() if k in names}
+        build_config(module, profile, seed, section_options)  # refuse bad values up front
+        plan.append((name, section_options))
         ensure_writable_dir(out_root / name)
         if notebook:
             find_notebook(name, notebook_dir)
     unknown = sorted(set(options) - declared)
     if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(unknown)}; no section declares them")
+        raise ConfigError(f"expected options that some section declares, found {', '.join(unknown)}")
 
     start = time.perf_counter()
     results: dict[str, SectionResult] = {}
     for name, section_options in plan:
         results[name] = run_section(
-            name,
-            out_root,
-            profile,
-            seed,
-            resolved,
-            progress,
-            section_options,
-            notebook=notebook,
-            notebook_dir=notebook_dir,
+            name, out_root, profile, seed, resolved, progress, section_options,
+            notebook=notebook, notebook_dir=notebook_dir,
         )
     report = build_report(out_root)
     return RunAllResult(results=results, report=report, wall_time_s=time.perf_counter() - start)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.experiments.base import Figure, SectionResult
+from rnnlab.results import Figure, SectionResult, section_dir
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~])")
 
@@ -46,8 +46,6 @@ def _markdown(text: str) -> None:
 def _out_dir(result: SectionResult, out_dir: str | Path | None) -> Path:
     if out_dir is not None:
         return Path(out_dir)
-    from rnnlab.experiments.runner import section_dir
-
     return section_dir(result.name)
 
 

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab import __version__
-from rnnlab.experiments.runner import format_seconds
+from rnnlab.results import REPORT_FILE, SECTION_FILE, ensure_writable_dir, format_seconds, load_section_data
 
-REPORT_FILE = "index.html"
 MAX_INLINE_LIST = 8  # metrics lists longer than this are summarised in the report
 
 CSS = """
@@ -255,18 +254,6 @@ def _section_html(
     return "\n".join(parts)
 
 
-def _section_title(name: str) -> str:
-    """The TITLE of a registered section, or its name when the module cannot be imported."""
-    import importlib
-
-    from rnnlab.experiments import registry
-
-    try:
-        return str(importlib.import_module(registry.SECTIONS[name]).TITLE)
-    except Exception:  # noqa: BLE001 - the report must still list the section
-        return name
-
-
 def build_report(out_root: str | Path = "results") -> Path:
     """Write ``<out_root>/index.html`` from the section folders found there.
 
@@ -280,11 +267,10 @@ def build_report(out_root: str | Path = "results") -> Path:
     Path
         The written report.
     """
-    from rnnlab.experiments import registry
-    from rnnlab.experiments.runner import SECTION_FILE, ensure_writable_dir, load_section_data
+    from rnnlab.sections import SECTIONS
 
     out_root = ensure_writable_dir(out_root)
-    names = list(registry.SECTIONS)
+    names = list(SECTIONS)
     extra = sorted(
         p.name
         for p in out_root.iterdir()
@@ -299,7 +285,7 @@ def build_report(out_root: str | Path = "results") -> Path:
                 data = load_section_data(section_dir)
             except Exception as exc:  # noqa: BLE001 - shown in the report instead of failing
                 error = str(exc)
-        title = str(data.get("title")) if data else _section_title(name) if name in names else name
+        title = str(data.get("title")) if data else name
         entries.append((name, title, section_dir, data, error))
 
     toc_items = []
