@@ -1,0 +1,78 @@
+"""Compare the measurements of two results folders, number by number, ignoring timings.
+
+Usage: python scripts/compare_metrics.py OLD_ROOT NEW_ROOT [SECTION ...]
+
+Reads <root>/<section>/metrics.json of both roots (Python's NaN or rnnlab's strict "NaN"
+strings alike) and prints every leaf that differs, was removed or was added. Keys that hold
+timings (seconds, time, wall, per_second, speed) are skipped. Exits 1 when any number differs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+TIMING = re.compile(r"second|time|wall|per_s|speed|throughput|elapsed", re.IGNORECASE)
+NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def load(path: Path):
+    data = json.loads(path.read_text(encoding="utf-8"))
+
+    def decode(v):
+        if isinstance(v, str):
+            return NONFINITE.get(v, v)
+        if isinstance(v, dict):
+            return {k: decode(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [decode(x) for x in v]
+        return v
+
+    return decode(data)
+
+
+def leaves(value, prefix=""):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if TIMING.search(str(k)):
+                continue
+            yield from leaves(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from leaves(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, value
+
+
+def same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+def main(argv: list[str]) -> int:
+    old_root, new_root = Path(argv[0]), Path(argv[1])
+    sections = argv[2:] or sorted(p.name for p in old_root.iterdir() if (p / "metrics.json").is_file())
+    differing = 0
+    for name in sections:
+        old = dict(leaves(load(old_root / name / "metrics.json")))
+        new = dict(leaves(load(new_root / name / "metrics.json")))
+        changed = [k for k in old if k in new and not same(old[k], new[k])]
+        removed = [k for k in old if k not in new]
+        added = [k for k in new if k not in old]
+        print(f"{name}: {len(old)} values compared; {len(changed)} changed, {len(removed)} removed, {len(added)} added")
+        for k in changed[:40]:
+            print(f"  changed {k}: {old[k]!r} -> {new[k]!r}")
+        for k in removed[:20]:
+            print(f"  removed {k}")
+        for k in added[:20]:
+            print(f"  added {k}")
+        differing += len(changed)
+    return 1 if differing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
