@@ -10,6 +10,7 @@ import zlib
 import pytest
 
 from rnnlab.cli import main
+from rnnlab import sections
 from rnnlab.experiments import registry, runner
 from rnnlab.experiments.base import Figure, SectionResult, Table
 from rnnlab.report import build_report
@@ -88,9 +89,9 @@ def write_section(out_root, result: SectionResult) -> None:
 
 @pytest.fixture
 def results(tmp_path, monkeypatch):
-    monkeypatch.setattr(
-        registry, "SECTIONS", {"alpha": "no_such_module_alpha", "beta": "no_such_module_beta"}
-    )
+    fake_sections = {"alpha": "no_such_module_alpha", "beta": "no_such_module_beta"}
+    monkeypatch.setattr(registry, "SECTIONS", fake_sections)
+    monkeypatch.setattr(sections, "SECTIONS", fake_sections)
     out_root = tmp_path / "results"
     write_section(out_root, make_result())
     return out_root

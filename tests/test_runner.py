@@ -21,7 +21,8 @@ FAKE_SECTION = '''
 """A fake section for the runner tests: counts its runs in runs.log."""
 from dataclasses import dataclass
 
-from rnnlab.experiments.base import Figure, SectionResult, Table, config_to_dict
+from rnnlab.experiments.base import make_config, option
+from rnnlab.results import Figure, Presentation, Table
 
 NAME = "fake"
 TITLE = "Fake <section> & co"
@@ -32,33 +33,30 @@ PNG = bytes.fromhex("{png_hex}")
 class Config:
     profile: str
     seed: int
-    n: int
-    sizes: tuple = (1, 2)
+    n: int = option(3, "size of the fake", flag="--fake-n", minimum=1, maximum=1000, metavar="N")
+    imdb_dir: str | None = option(None, "an aclImdb/ folder in its official layout (train/test, pos/neg)", metavar="DIR")
+    sizes: tuple[int, ...] = (1, 2)
 
 
-def build_config(profile, seed, n=None, imdb_dir=None):
-    return Config(profile=profile, seed=seed, n=n if n is not None else (2 if profile == "quick" else 3))
+PROFILE_OVERRIDES = {{"quick": {{"n": 2}}, "default": {{}}, "full": {{"n": 4}}}}
 
 
-def add_arguments(parser):
-    parser.add_argument("--fake-n", dest="n", type=int, default=None, help="size of the fake")
-    parser.add_argument("--imdb-dir", dest="imdb_dir", default=None, help="aclImdb folder")
+def build_config(profile, seed, options):
+    return make_config(Config, PROFILE_OVERRIDES, profile, seed, options, section="fake")
 
 
-def options_from_args(args):
-    return {{"n": args.n}} if args.n is not None else {{}}
-
-
-def run(config, ctx):
+def measure(config, ctx):
     with open(ctx.out_dir / "runs.log", "a") as handle:
         handle.write(f"{{config.n}}\\n")
-    (ctx.figures_dir / "curve.png").write_bytes(PNG)
     loss = 0.5 * config.n
-    return SectionResult(
-        name=NAME,
-        title=TITLE,
-        config=config_to_dict(config),
-        metrics={{"loss": loss, "curve": [loss] * 20, "data": {{"source": "synthetic"}}}},
+    return {{"loss": loss, "curve": [loss] * 20, "data": {{"source": "synthetic"}}, "gap": float("nan")}}
+
+
+def present(metrics, config, out_dir):
+    (out_dir / "figures").mkdir(exist_ok=True)
+    (out_dir / "figures" / "curve.png").write_bytes(PNG)
+    loss = metrics["loss"]
+    return Presentation(
         observations=[f"The loss is {{loss:.2f}} <b>bold</b> & done."],
         figures=[Figure(path="figures/curve.png", caption="A <curve> & caption")],
         tables=[Table(title="Losses <1>", columns=["model", "loss"], rows=[["RNN", loss]])],
@@ -144,7 +142,7 @@ def test_run_section_writes_results_and_round_trips(fake):
     data = json.loads((folder / "section.json").read_text())
     settings = data["settings"]
     assert settings["profile"] == "quick" and settings["seed"] == 3 and settings["device"] == "cpu"
-    assert settings["config"] == {"profile": "quick", "seed": 3, "n": 2, "sizes": [1, 2]}
+    assert settings["config"] == {"profile": "quick", "seed": 3, "n": 2, "imdb_dir": None, "sizes": [1, 2]}
     for key in ("wall_time_s", "python", "numpy", "torch", "platform", "started_at", "rnnlab"):
         assert key in settings
     assert settings["notebook"] is None
@@ -173,14 +171,14 @@ def test_load_or_run_reuses_matching_results_and_reruns_on_change(fake, monkeypa
     monkeypatch.setenv("RNNLAB_OPTIONS", "{}")
     assert runner.load_or_run("fake").config["n"] == 3
     assert runs(fake) == ["2", "5", "3"]
-    with pytest.raises(ConfigError, match="unknown option"):
+    with pytest.raises(ConfigError, match="expected options of section"):
         runner.load_or_run("fake", options={"epochs": 2})
 
 
 def test_unknown_section_profile_and_device_are_config_errors(fake, capsys):
     with pytest.raises(ConfigError, match=r"unknown section 'q9'; expected one of: fake"):
         runner.run_section("q9", fake)
-    with pytest.raises(ConfigError, match="unknown profile"):
+    with pytest.raises(ConfigError, match="expected a profile"):
         runner.run_section("fake", fake, profile="huge")
     with pytest.raises(ConfigError, match="unknown device"):
         runner.resolve_device("tpu")
@@ -264,12 +262,15 @@ def test_missing_notebook_source_fails_before_any_work(fake, tmp_path):
     assert not (fake / "fake" / "runs.log").exists()
 
 
-def test_options_shared_by_two_sections_are_declared_once(fake, tmp_path, monkeypatch):
+def test_options_shared_by_two_sections_are_declared_once(fake, tmp_path, monkeypatch, capsys):
     other = tmp_path / "mod" / "rnnlab_fake_other.py"
     other.write_text(
         (tmp_path / "mod" / f"{FAKE_MODULE}.py")
         .read_text()
-        .replace('"--fake-n", dest="n"', '"--other-n", dest="other_n"')
+        .replace("    n: int = option(3,", "    other_n: int = option(3,")
+        .replace('flag="--fake-n"', 'flag="--other-n"')
+        .replace('{"n": 2}', '{"other_n": 2}').replace('{"n": 4}', '{"other_n": 4}')
+        .replace("config.n", "config.other_n")
     )
     monkeypatch.delitem(sys.modules, "rnnlab_fake_other", raising=False)
     monkeypatch.setattr(registry, "SECTIONS", {"fake": FAKE_MODULE, "other": "rnnlab_fake_other"})
@@ -279,10 +280,45 @@ def test_options_shared_by_two_sections_are_declared_once(fake, tmp_path, monkey
         ["run", "all", "--imdb-dir", "/data/aclImdb", "--other-n", "2"]
     )
     assert args.imdb_dir == "/data/aclImdb" and args.other_n == 2
-    other.write_text(other.read_text().replace('dest="imdb_dir"', 'dest="imdb"'))
+    # An option of another section is refused, naming the section that takes it.
+    status = main(["run", "fake", "--other-n", "2", "--out", str(tmp_path / "r"), "--no-notebook"])
+    assert status == 2 and "--other-n (an option of other)" in capsys.readouterr().err
+    # The same flag declared with another type by two sections is a programming error.
+    other.write_text(other.read_text().replace("imdb_dir: str | None = option(None,", "imdb_dir: float | None = option(None,"))
     monkeypatch.delitem(sys.modules, "rnnlab_fake_other", raising=False)
-    with pytest.raises(ConfigError, match="differently from an earlier section"):
+    with pytest.raises(ConfigError, match="declare --imdb-dir differently"):
         build_parser()
+
+
+def test_option_values_are_checked_before_any_work(fake, tmp_path, capsys):
+    out = tmp_path / "r"
+    for argv, message in (
+        (["--fake-n", "0"], "expected a value from 1 to 1000 for --fake-n, found 0"),
+        (["--seed", str(2**63 + 1)], "expected a seed from 0 to"),
+        (["--out", ""], "expected a results folder name, found an empty string"),
+    ):
+        status = main(["run", "fake", "--no-notebook", "--out", str(out), *argv])
+        err = capsys.readouterr().err
+        assert status == 2 and message in err and len(err.strip().splitlines()) == 1, err
+        assert not (out / "fake" / "runs.log").exists()
+
+
+def test_rebuild_presents_again_from_metrics_alone(fake):
+    runner.run_section("fake", fake, profile="quick", device="cpu", progress=False, notebook=False)
+    folder = fake / "fake"
+    before = (folder / "observations.md").read_text()
+    (folder / "observations.md").unlink()
+    (folder / "figures" / "curve.png").unlink()
+    # Strict JSON: NaN is written as the string "NaN" and read back as a float.
+    text = (folder / "metrics.json").read_text()
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard JSON constant {name}"))
+    assert '"gap": "NaN"' in text
+    result = runner.rebuild_section(folder)
+    assert (folder / "observations.md").read_text() == before
+    assert (folder / "figures" / "curve.png").is_file()
+    assert result.metrics["gap"] != result.metrics["gap"]  # NaN again
+    assert (folder / "runs.log").read_text().split() == ["2"]  # nothing measured again
+    assert main(["report", "--rebuild", "--out", str(fake)]) == 0
 
 
 def test_notebook_is_executed_and_reuses_results(fake, tmp_path, monkeypatch):

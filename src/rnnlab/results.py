@@ -253,11 +253,11 @@ def read_json(path: str | Path, what: str = "JSON") -> Any:
     except FileNotFoundError:
         raise DataError(f"expected {what} at {path}, found no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"expected readable UTF-8 {what} at {path}, found an error: {exc}") from None
+        raise DataError(f"expected readable UTF-8 JSON ({what}) at {path}, found an error: {exc}") from None
     try:
         return loads(text)
     except ValueError as exc:
-        raise DataError(f"expected valid {what} in {path}, found an error: {exc}") from None
+        raise DataError(f"expected valid JSON ({what}) in {path}, found an error: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------------
