@@ -208,10 +208,194 @@ def evaluate(
     return result
 
 
-def _record(
-    epoch: int, lr: float, train: dict[str, Any], test: dict[str, Any], task: str
+@dataclass
+class StepOutcome:
+    """What one optimisation step did.
+
+    Attributes
+    ----------
+    loss : float
+        The batch's training loss (before the step).
+    grad_norm : float
+        The global gradient norm before clipping; NaN when the loss was non-finite (no
+        backward pass ran).
+    clipped : bool
+        Whether the norm exceeded the clipping threshold (the gradients were scaled down).
+    problem : str or None
+        Why the step was not applied (a non-finite loss or gradient norm), else None.
+    """
+
+    loss: float
+    grad_norm: float
+    clipped: bool
+    problem: str | None
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lengths: torch.Tensor | None,
+    task: str,
+    clip: float,
+) -> StepOutcome:
+    """One optimisation step with gradient-norm clipping and a check for non-finite values.
+
+    Loss, backward, clipping of the global gradient norm to ``clip`` (``math.inf``: none), then
+    ``optimizer.step()``, unless the loss or the gradient norm is non-finite: then the gradients
+    are cleared, the parameters stay as they were and :attr:`StepOutcome.problem` says why.
+
+    Parameters
+    ----------
+    model : nn.Module
+        In training mode; ``model(x, lengths)`` returns (N, out).
+    optimizer : torch.optim.Optimizer
+        Its parameters (all groups, in order) are the ones clipped and updated.
+    x : Tensor
+        (N, T, D) inputs or (N, T) token ids.
+    y : Tensor
+        (N,) class labels or regression targets.
+    lengths : Tensor or None
+        (N,) true lengths of padded sequences.
+    task : {"classification", "regression"}
+    clip : float
+        Maximum global gradient norm (``math.inf`` to only measure it).
+
+    Returns
+    -------
+    StepOutcome
+    """
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    loss = _loss(task, model(x, lengths), y)
+    loss_value = float(loss.detach())
+    optimizer.zero_grad(set_to_none=True)
+    if not math.isfinite(loss_value):
+        return StepOutcome(
+            loss_value, float("nan"), False, f"non-finite training loss ({loss_value})"
+        )
+    loss.backward()
+    norm = float(nn.utils.clip_grad_norm_(params, clip))  # norm before clipping
+    if not math.isfinite(norm):
+        optimizer.zero_grad(set_to_none=True)
+        return StepOutcome(loss_value, norm, False, f"non-finite gradient norm ({norm})")
+    optimizer.step()
+    return StepOutcome(loss_value, norm, norm > clip, None)
+
+
+@dataclass
+class EpochSteps:
+    """The steps of one epoch, as :func:`epoch_record` reports them.
+
+    Attributes
+    ----------
+    losses : list of float
+        Every step's training loss, skipped steps included.
+    grad_norms : list of float
+        Every step's gradient norm before clipping (NaN for a skipped step).
+    clipped, skipped : int
+        Steps whose gradients were clipped; steps skipped for non-finite values.
+    """
+
+    losses: list[float] = dataclasses.field(default_factory=list)
+    grad_norms: list[float] = dataclasses.field(default_factory=list)
+    clipped: int = 0
+    skipped: int = 0
+
+    def add(self, outcome: StepOutcome) -> None:
+        """Count one step."""
+        self.losses.append(outcome.loss)
+        if outcome.problem is not None:
+            self.skipped += 1
+            self.grad_norms.append(float("nan"))
+        else:
+            self.grad_norms.append(outcome.grad_norm)
+            self.clipped += int(outcome.clipped)
+
+    @property
+    def applied_norms(self) -> list[float]:
+        """Gradient norms of the steps that were applied (not skipped)."""
+        return [n for n in self.grad_norms if not math.isnan(n)]  # skipped steps hold NaN
+
+
+def _where(epoch: int, step: int, label: str) -> str:
+    return f"at epoch {epoch}, step {step}" + (f" of {label}" if label else "")
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train: TensorSet,
+    config: TrainConfig,
+    generator: torch.Generator,
+    epoch: int,
+    label: str = "",
+) -> EpochSteps:
+    """One pass over ``train`` in an order drawn from ``generator``, one :func:`train_step` per batch.
+
+    The learning rate of the optimiser must already be set for this epoch.
+
+    Raises
+    ------
+    TrainingDiverged
+        A step had a non-finite loss or gradient and ``config.nonfinite == "stop"``, or every
+        step of the epoch was skipped.
+    """
+    clip = config.clip_norm if config.clip_norm else math.inf
+    model.train()
+    order = torch.randperm(len(train), generator=generator).to(train.x.device)
+    steps = EpochSteps()
+    for step, begin in enumerate(range(0, len(train), config.batch_size), start=1):
+        x, y, lengths = train.batch(order[begin : begin + config.batch_size])
+        outcome = train_step(model, optimizer, x, y, lengths, config.task, clip)
+        if outcome.problem is not None and config.nonfinite == "stop":
+            raise TrainingDiverged(
+                f"{outcome.problem} {_where(epoch, step, label)}; expected finite values: lower "
+                f"the learning rate, keep gradient clipping on, or skip such steps (--nonfinite skip)"
+            )
+        steps.add(outcome)
+    n_steps = len(steps.losses)
+    if steps.skipped and steps.skipped == n_steps:
+        raise TrainingDiverged(
+            f"all {n_steps} steps of epoch {epoch}"
+            + (f" of {label}" if label else "")
+            + " had non-finite losses or gradients; expected at least one finite step"
+        )
+    return steps
+
+
+def epoch_record(
+    epoch: int,
+    lr: float,
+    train: dict[str, Any],
+    test: dict[str, Any],
+    task: str,
+    steps: EpochSteps,
+    time_s: float,
 ) -> dict[str, Any]:
+    """The record of one epoch (epoch 0: the untrained model, no steps).
+
+    Parameters
+    ----------
+    epoch : int
+    lr : float
+        Learning rate used during the epoch (0.0 for epoch 0).
+    train, test : dict
+        :func:`evaluate` results (``loss`` and ``accuracy`` or ``mae``).
+    task : {"classification", "regression"}
+    steps : EpochSteps
+    time_s : float
+        Wall time of the epoch (training and evaluation).
+
+    Returns
+    -------
+    dict
+        ``epoch, lr, train_loss, train_<metric>, test_loss, test_<metric>, grad_norm_mean,
+        grad_norm_max`` (over applied steps; NaN without any), ``steps, clipped_steps,
+        skipped_steps, step_losses, step_grad_norms, time_s``; metric is ``accuracy`` or ``mae``.
+    """
     metric = "accuracy" if task == "classification" else "mae"
+    norms = steps.applied_norms
     return {
         "epoch": epoch,
         "lr": lr,
@@ -219,7 +403,80 @@ def _record(
         f"train_{metric}": train[metric],
         "test_loss": test["loss"],
         f"test_{metric}": test[metric],
+        "grad_norm_mean": sum(norms) / len(norms) if norms else float("nan"),
+        "grad_norm_max": max(norms) if norms else float("nan"),
+        "steps": len(steps.losses),
+        "clipped_steps": steps.clipped,
+        "skipped_steps": steps.skipped,
+        "step_losses": steps.losses,
+        "step_grad_norms": steps.grad_norms,
+        "time_s": time_s,
     }
+
+
+@dataclass
+class _Run:
+    """What :func:`fit` carries from epoch to epoch."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    folder: Path | None
+    settings: dict[str, Any]
+    device: str
+    history: list[dict[str, Any]]
+    on_epoch: Callable[[dict[str, Any]], None] | None
+
+    def start(self, resume: bool) -> int | None:
+        """Resume from the last complete epoch (returns it) or start afresh (returns None)."""
+        point = (
+            ckpt.resume_point(self.folder, self.settings)
+            if (self.folder is not None and resume)
+            else None
+        )
+        if point is None:
+            if self.folder is not None:
+                ckpt.clear_run(self.folder)
+            return None
+        epoch, records = point
+        self.history.extend(records)
+        ckpt.remove_temporary(self.folder)
+        self.model.load_state_dict(ckpt.load_weights(ckpt.weights_path(self.folder, epoch)))
+        ckpt.load_state(self.folder, epoch, self.optimizer, self.generator, self.device)
+        return epoch
+
+    def finish_epoch(self, record: dict[str, Any], bar: Any = None, task: str = "") -> None:
+        """Append the record, checkpoint the epoch, update the bar, then call ``on_epoch``."""
+        self.history.append(record)
+        if self.folder is not None:
+            _save_epoch(
+                self.folder,
+                record["epoch"],
+                self.model,
+                self.optimizer,
+                self.generator,
+                self.device,
+                self.settings,
+                self.history,
+            )
+        if bar is not None:
+            metric = "test_accuracy" if task == "classification" else "test_mae"
+            bar.set_postfix(loss=f"{record['train_loss']:.3f}", **{metric: f"{record[metric]:.3f}"})
+            bar.update(1)
+        if self.on_epoch is not None:
+            self.on_epoch(record)
+
+
+def _progress_bar(config: TrainConfig, first: int, label: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=config.epochs,
+        initial=first - 1,
+        desc=label or "training",
+        unit="epoch",
+        leave=False,
+    )
 
 
 def fit(
@@ -237,6 +494,10 @@ def fit(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` and return its per-epoch history.
+
+    Epoch 0 records the untrained model; each later epoch sets its learning rate
+    (:meth:`TrainConfig.lr_at`), runs :func:`train_epoch`, evaluates, and appends
+    :func:`epoch_record`; with a ``checkpoint_dir`` every epoch is saved before the next begins.
 
     Parameters
     ----------
@@ -270,135 +531,42 @@ def fit(
     train, test = train.to(device), test.to(device)
     train_eval = train.subset(config.train_eval_size)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    generator = torch.Generator().manual_seed(config.seed)
-    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    all_settings = {"train": dataclasses.asdict(config), **(settings or {})}
-
-    history: list[dict[str, Any]] = []
-    resumed_from = None
-    point = ckpt.resume_point(folder, all_settings) if (folder is not None and resume) else None
-    if point is not None:
-        resumed_from, history = point
-        ckpt.remove_temporary(folder)
-        model.load_state_dict(ckpt.load_weights(ckpt.weights_path(folder, resumed_from)))
-        ckpt.load_state(folder, resumed_from, optimizer, generator, device)
-    else:
-        if folder is not None:
-            ckpt.clear_run(folder)
+    run = _Run(
+        model=model,
+        optimizer=torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay),
+        generator=torch.Generator().manual_seed(config.seed),
+        folder=Path(checkpoint_dir) if checkpoint_dir is not None else None,
+        settings={"train": dataclasses.asdict(config), **(settings or {})},
+        device=device,
+        history=[],
+        on_epoch=on_epoch,
+    )
+    resumed_from = run.start(resume)
+    if resumed_from is None:
         start = time.perf_counter()
-        record = _record(
-            0, 0.0, evaluate(model, train_eval, config), evaluate(model, test, config), config.task
+        train_0, test_0 = evaluate(model, train_eval, config), evaluate(model, test, config)
+        steps_0 = EpochSteps()
+        run.finish_epoch(
+            epoch_record(0, 0.0, train_0, test_0, config.task, steps_0, time.perf_counter() - start)
         )
-        record.update(
-            grad_norm_mean=float("nan"),
-            grad_norm_max=float("nan"),
-            steps=0,
-            clipped_steps=0,
-            skipped_steps=0,
-            step_losses=[],
-            step_grad_norms=[],
-            time_s=time.perf_counter() - start,
-        )
-        history.append(record)
-        if folder is not None:
-            _save_epoch(folder, 0, model, optimizer, generator, device, all_settings, history)
-        if on_epoch is not None:
-            on_epoch(record)
 
-    first = history[-1]["epoch"] + 1
+    first = run.history[-1]["epoch"] + 1
     epochs = range(first, config.epochs + 1)
-    bar = None
-    if progress and len(epochs):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=config.epochs,
-            initial=first - 1,
-            desc=label or "training",
-            unit="epoch",
-            leave=False,
-        )
-    clip = config.clip_norm if config.clip_norm else math.inf
+    bar = _progress_bar(config, first, label) if (progress and len(epochs)) else None
     for epoch in epochs:
         lr = config.lr_at(epoch)
-        for group in optimizer.param_groups:
+        for group in run.optimizer.param_groups:
             group["lr"] = lr
         start = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(train), generator=generator).to(train.x.device)
-        step_losses: list[float] = []
-        norms: list[float] = []
-        step_norms: list[float] = []
-        clipped = skipped = 0
-        for step, begin in enumerate(range(0, len(train), config.batch_size), start=1):
-            x, y, lengths = train.batch(order[begin : begin + config.batch_size])
-            loss = _loss(config.task, model(x, lengths), y)
-            loss_value = float(loss.detach())
-            optimizer.zero_grad(set_to_none=True)
-            problem = None
-            if not math.isfinite(loss_value):
-                problem = f"non-finite training loss ({loss_value})"
-            else:
-                loss.backward()
-                norm = float(nn.utils.clip_grad_norm_(params, clip))  # norm before clipping
-                if not math.isfinite(norm):
-                    problem = f"non-finite gradient norm ({norm})"
-            if problem is not None:
-                where = f"{problem} at epoch {epoch}, step {step}" + (
-                    f" of {label}" if label else ""
-                )
-                if config.nonfinite == "stop":
-                    raise TrainingDiverged(
-                        f"{where}; expected finite values: lower the learning rate, keep "
-                        f"gradient clipping on, or skip such steps (--nonfinite skip)"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                skipped += 1
-                step_losses.append(loss_value)
-                step_norms.append(float("nan"))
-                continue
-            norms.append(norm)
-            step_norms.append(norm)
-            clipped += int(norm > clip)
-            optimizer.step()
-            step_losses.append(loss_value)
-        n_steps = len(step_losses)
-        if skipped and skipped == n_steps:
-            raise TrainingDiverged(
-                f"all {n_steps} steps of epoch {epoch}"
-                + (f" of {label}" if label else "")
-                + " had non-finite losses or gradients; expected at least one finite step"
-            )
-        record = _record(
-            epoch,
-            lr,
-            evaluate(model, train_eval, config),
-            evaluate(model, test, config),
-            config.task,
+        steps = train_epoch(model, run.optimizer, train, config, run.generator, epoch, label)
+        train_e, test_e = evaluate(model, train_eval, config), evaluate(model, test, config)
+        record = epoch_record(
+            epoch, lr, train_e, test_e, config.task, steps, time.perf_counter() - start
         )
-        record.update(
-            grad_norm_mean=sum(norms) / len(norms) if norms else float("nan"),
-            grad_norm_max=max(norms) if norms else float("nan"),
-            steps=n_steps,
-            clipped_steps=clipped,
-            skipped_steps=skipped,
-            step_losses=step_losses,
-            step_grad_norms=step_norms,
-            time_s=time.perf_counter() - start,
-        )
-        history.append(record)
-        if folder is not None:
-            _save_epoch(folder, epoch, model, optimizer, generator, device, all_settings, history)
-        if bar is not None:
-            metric = "test_accuracy" if config.task == "classification" else "test_mae"
-            bar.set_postfix(loss=f"{record['train_loss']:.3f}", **{metric: f"{record[metric]:.3f}"})
-            bar.update(1)
-        if on_epoch is not None:
-            on_epoch(record)
+        run.finish_epoch(record, bar, config.task)
     if bar is not None:
         bar.close()
-    return TrainResult(history, resumed_from, folder)
+    return TrainResult(run.history, resumed_from, run.folder)
 
 
 def _save_epoch(
