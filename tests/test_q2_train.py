@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 
+from rnnlab import cells
 from rnnlab.errors import ConfigError, DataError, ShapeError
 from rnnlab.models.recurrent import RecurrentNet
 from rnnlab.train import checkpoints as ckpt
@@ -32,7 +33,7 @@ def test_model_shapes_and_names(cell):
     model = make(cell)
     out = model(torch.randn(5, 6, 3))
     assert out.shape == (5, 2)
-    gates = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    gates = cells.cell(cell).blocks  # the one table of gates
     assert model.rnn.weight_hh_l0.shape == (gates * 8, 8)
     with pytest.raises(ShapeError):
         model(torch.randn(5, 6, 4))

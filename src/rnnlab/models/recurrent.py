@@ -17,15 +17,20 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnnlab import cells
 from rnnlab.errors import ConfigError, ShapeError
 
+#: The cells torch has a layer for (``"gru-cho"`` of :mod:`rnnlab.cells` is NumPy-only).
 CELLS = ("rnn", "lstm", "gru")
-DISPLAY_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+#: ``"lstm"`` -> ``"LSTM"``, read from :data:`rnnlab.cells.CELL_LABELS`.
+DISPLAY_NAMES = {key: cells.CELL_LABELS[key] for key in CELLS}
+#: G, the H-sized gate blocks in ``weight_ih_l0`` / ``weight_hh_l0``, from :mod:`rnnlab.cells`.
+GATES = {key: cells.cell(key).blocks for key in CELLS}
+_LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 def cell_key(name: str) -> str:
-    """``"RNN"``/``"rnn"`` -> ``"rnn"`` (checked)."""
+    """``"RNN"``/``"rnn"`` -> ``"rnn"`` (checked: one of :data:`CELLS`)."""
     key = str(name).lower()
     if key not in CELLS:
         raise ConfigError(f"expected a cell in {CELLS}, found {name!r}")
@@ -94,8 +99,7 @@ class RecurrentNet(nn.Module):
         self.embedding = (
             nn.Embedding(vocab_size, input_size, padding_idx=padding_idx) if vocab_size else None
         )
-        layer = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[self.cell]
-        self.rnn = layer(input_size, hidden_size, batch_first=True)
+        self.rnn = _LAYERS[self.cell](input_size, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, output_size)
 
     @property
