@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import struct
 import zlib
@@ -162,3 +163,17 @@ def test_show_section_displays_everything(results, monkeypatch, capsys):
     assert show.figure_path(result, "grad") == results / "alpha" / "figures" / "grad.png"
     with pytest.raises(Exception, match="unknown figure 'nope'"):
         show.show_figure(result, "nope")
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [["not", "an", "object"], {"wall_time_s": "NaN", "config": "x"}, {"wall_time_s": float("nan")}],
+)
+def test_report_survives_malformed_settings(results, settings, capsys):
+    path = results / "alpha" / "section.json"
+    data = json.loads(path.read_text())
+    data["settings"] = settings
+    runner.write_json(path, data)
+    assert main(["report", "--out", str(results)]) == 0
+    page = (results / "index.html").read_text()
+    assert "sec-alpha" in page

@@ -370,3 +370,16 @@ def test_notebook_kernel_is_this_python_whatever_kernelspecs_exist(tmp_path, mon
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     argv = _kernel_manager_class()().kernel_spec.argv
     assert argv[:3] == [sys.executable, "-m", "ipykernel_launcher"]
+
+
+def test_a_new_run_clears_the_previous_runs_outputs(fake, capsys):
+    runner.run_section("fake", fake, profile="quick", device="cpu", progress=True, notebook=False)
+    folder = fake / "fake"
+    (folder / "figures" / "old_only.png").write_bytes(b"stale")
+    (folder / "checkpoint.safetensors").write_bytes(b"kept")  # artifacts a resume needs stay
+    capsys.readouterr()
+    runner.run_section("fake", fake, profile="default", device="cpu", progress=True, notebook=False)
+    assert "cleared the previous run's outputs" in capsys.readouterr().err
+    assert not (folder / "figures" / "old_only.png").exists()
+    assert (folder / "checkpoint.safetensors").read_bytes() == b"kept"
+    assert json.loads((folder / "metrics.json").read_text())["loss"] == pytest.approx(1.5)

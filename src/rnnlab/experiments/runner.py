@@ -49,6 +49,7 @@ from rnnlab.experiments.base import (
 )
 from rnnlab.results import (  # noqa: F401 (re-exported for notebooks and older callers)
     DEFAULT_OUT_ROOT,
+    FIGURES_DIR,
     METRICS_FILE,
     OBSERVATIONS_FILE,
     SECTION_FILE,
@@ -291,6 +292,24 @@ def _write_presentation(out_dir: Path, data: dict[str, Any], shown: Presentation
     write_json(out_dir / SECTION_FILE, data)
 
 
+def _clear_outputs(out_dir: Path, name: str, progress: bool) -> None:
+    """Remove the previous run's outputs, so that a section never mixes two runs' results.
+
+    The finished-run marker goes first (a run in progress is not a finished run), then the
+    measurements, sentences, figures and notebook. Saved artifacts that a section resumes from
+    (checkpoints) stay.
+    """
+    import shutil
+
+    outputs = [SECTION_FILE, f"{name}.ipynb", METRICS_FILE, OBSERVATIONS_FILE, FIGURES_DIR]
+    present = [o for o in outputs if (out_dir / o).exists()]
+    for entry in present:
+        path = out_dir / entry
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if present:
+        _log(progress, f"{name}: cleared the previous run's outputs in {out_dir} ({', '.join(present)})")
+
+
 def _measure_and_present(
     module: ModuleType, config: Any, ctx: RunContext
 ) -> tuple[dict[str, Any], Presentation]:
@@ -364,9 +383,7 @@ def run_section(
     source = find_notebook(name, notebook_dir) if notebook else None
     config_dict = to_jsonable(config_to_dict(config))
 
-    # A run in progress is not a finished run: drop the marker and the stale notebook first.
-    for stale in (out_dir / SECTION_FILE, out_dir / f"{name}.ipynb"):
-        stale.unlink(missing_ok=True)
+    _clear_outputs(out_dir, name, progress)
 
     _log(progress, f"{name}: running ({profile} profile, seed {seed}, device {resolved})")
     ctx = RunContext(out_dir=out_dir, profile=profile, seed=seed, device=resolved, progress=progress)

@@ -254,6 +254,25 @@ def _section_html(
     return "\n".join(parts)
 
 
+def _wall_time(data: dict[str, Any]) -> float:
+    """The run's wall time in seconds, or 0 when the saved value is not a finite number."""
+    settings = data.get("settings") if isinstance(data.get("settings"), dict) else {}
+    value = settings.get("wall_time_s")
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else 0.0
+
+
+def _safe_section_html(
+    name: str, title: str, section_dir: Path, data: dict[str, Any] | None, error: str | None
+) -> str:
+    """A section's HTML; a malformed section.json shows as unreadable instead of failing."""
+    try:
+        return _section_html(name, title, section_dir, data, error)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        why = f"malformed {SECTION_FILE}: {type(exc).__name__}: {exc}"
+        return _section_html(name, title, section_dir, None, why)
+
+
 def build_report(out_root: str | Path = "results") -> Path:
     """Write ``<out_root>/index.html`` from the section folders found there.
 
@@ -311,9 +330,7 @@ def build_report(out_root: str | Path = "results") -> Path:
                 format_seconds(settings.get("wall_time_s")) if data else None,
             ]
         )
-    total = sum(
-        (d.get("settings", {}) or {}).get("wall_time_s", 0) or 0 for _, _, _, d, _ in entries if d
-    )
+    total = sum(_wall_time(d) for _, _, _, d, _ in entries if d)
     generated = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     summary = _table_html(
         {
@@ -322,7 +339,7 @@ def build_report(out_root: str | Path = "results") -> Path:
             "rows": summary_rows,
         }
     )
-    sections_html = "\n".join(_section_html(*entry) for entry in entries)
+    sections_html = "\n".join(_safe_section_html(*entry) for entry in entries)
     document = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
