@@ -273,22 +273,10 @@ def _safe_section_html(
         return _section_html(name, title, section_dir, None, why)
 
 
-def build_report(out_root: str | Path = "results") -> Path:
-    """Write ``<out_root>/index.html`` from the section folders found there.
-
-    Parameters
-    ----------
-    out_root : path
-        The results root holding ``<name>/section.json`` folders.
-
-    Returns
-    -------
-    Path
-        The written report.
-    """
+def _read_entries(out_root: Path) -> list[tuple[str, str, Path, dict[str, Any] | None, str | None]]:
+    """(name, title, folder, section data or None, error or None) of every section, in order."""
     from rnnlab.sections import SECTIONS
 
-    out_root = ensure_writable_dir(out_root)
     names = list(SECTIONS)
     extra = sorted(
         p.name
@@ -306,7 +294,24 @@ def build_report(out_root: str | Path = "results") -> Path:
                 error = str(exc)
         title = str(data.get("title")) if data else name
         entries.append((name, title, section_dir, data, error))
+    return entries
 
+
+def build_report(out_root: str | Path = "results") -> Path:
+    """Write ``<out_root>/index.html`` from the section folders found there.
+
+    Parameters
+    ----------
+    out_root : path
+        The results root holding ``<name>/section.json`` folders.
+
+    Returns
+    -------
+    Path
+        The written report.
+    """
+    out_root = ensure_writable_dir(out_root)
+    entries = _read_entries(out_root)
     toc_items = []
     summary_rows = []
     for name, title, _, data, error in entries:
