@@ -2,26 +2,29 @@
 
 The section trains the engine's RNN, LSTM and GRU with one shared budget over several seeds on
 sine-wave next-value prediction and on character-level language modelling of real English text,
-then measures gradient flow through time, and writes loss curves, tables, sampled text and
-observations computed from the numbers.
+then measures gradient flow through time (:func:`measure`). Everything shown (loss curves,
+gradient-flow figures, tables, sampled text, sentences) is then built from the saved measurements
+alone (:func:`present`).
 
 Data flow: :mod:`rnnlab.data.toy` (tasks) -> :mod:`rnnlab.train.scratch_loop` (training records)
--> :mod:`rnnlab.analysis.insights` and :mod:`rnnlab.analysis.gradflow` (numbers, sentences) ->
-:mod:`rnnlab.viz.q1` (figures).
+-> :mod:`rnnlab.analysis.insights` and :mod:`rnnlab.analysis.gradflow` (numbers) -> metrics.json
+-> :mod:`rnnlab.observations.q1` (sentences) and :mod:`rnnlab.viz.q1` (figures).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rnnlab.analysis import gradflow as gf
 from rnnlab.analysis import insights
+from rnnlab.cells import CELL_LABELS
 from rnnlab.data.toy import (
     CharCorpus,
     load_text_source,
@@ -30,18 +33,19 @@ from rnnlab.data.toy import (
     random_windows,
     read_text_file,
 )
-from rnnlab.errors import ConfigError, DataError
+from rnnlab.errors import DataError
 from rnnlab.experiments.base import (
-    PROFILES,
     Figure,
+    Presentation,
     RunContext,
-    SectionResult,
     Table,
-    config_to_dict,
+    make_config,
+    option,
 )
+from rnnlab.observations.q1 import GOOD_FIT_R2, TASK_TITLES, fit_quality
+from rnnlab.observations.q1 import observations as q1_observations
 from rnnlab.scratch import mse, softmax_cross_entropy
 from rnnlab.train.scratch_loop import (
-    CELL_LABELS,
     SeqModel,
     SineTask,
     TextTask,
@@ -79,7 +83,9 @@ class Config:
     sine_batch_size: int = 32
     sine_bptt_window: int | None = None
     # character-level language model
-    text_path: str | None = None  # None: Debian fortunes, else Python's own English text
+    text_path: str | None = option(
+        None, "UTF-8 text file for the character-level model (default: Debian fortunes "
+        "quotations if installed, else English text shipped with Python)", flag="--text", metavar="PATH")
     text_hidden: int = 64
     text_seq_len: int = 64
     text_bptt_window: int | None = 32
@@ -132,35 +138,31 @@ PROFILE_OVERRIDES: dict[str, dict] = {
 }
 
 
-def build_config(profile: str = "default", seed: int = 0, text_path: str | None = None, **options) -> Config:
-    """The configuration of ``profile`` with the user's options (``text_path``: ``--text PATH``)."""
-    if profile not in PROFILES:
-        raise ConfigError(f"expected a profile in {PROFILES}, found {profile!r}")
-    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(Config)})
-    if unknown:
-        raise ConfigError(f"expected Q1 options among the Config fields, found unknown {unknown}")
-    if text_path is not None:
-        path = Path(text_path).expanduser()
-        read_text_file(path)  # a missing, non-UTF-8 or empty file fails here, before any work
-        text_path = str(path.resolve())
-    values = {**PROFILE_OVERRIDES[profile], **options}
-    return Config(profile=profile, seed=int(seed), text_path=text_path, **values)
+def build_config(profile: str = "default", seed: int = 0, options: Mapping[str, Any] | None = None) -> Config:
+    """The configuration of ``profile`` with the user's options (``text_path``: ``--text PATH``).
+
+    A text file given as an option is checked here, before any work: a missing, non-UTF-8 or
+    empty file, or one too short for the windows, raises a one-line DataError.
+    """
+    config = make_config(Config, PROFILE_OVERRIDES, profile, seed, options, section="q1")
+    if config.text_path is not None:
+        path = Path(config.text_path).expanduser()
+        text = read_text_file(path)
+        config = dataclasses.replace(config, text_path=str(path.resolve()))
+        _check_text(CharCorpus(text, val_fraction=config.text_val_fraction, source="file"), config)
+    return config
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--text PATH``: train the character model on any UTF-8 text file."""
-    parser.add_argument("--text", dest="text_path", metavar="PATH", default=None,
-                        help="Q1: UTF-8 text file for the character-level model (default: Debian "
-                             "fortunes quotations if installed, else English text shipped with Python)")
-
-
-def options_from_args(args: argparse.Namespace) -> dict:
-    path = getattr(args, "text_path", None)
-    return {"text_path": path} if path is not None else {}
+def _check_text(corpus: CharCorpus, config: Config) -> None:
+    """Raise DataError when the text is too short for the training windows or gradient flow."""
+    corpus.check_windows(config.text_seq_len)
+    if len(corpus.ids) <= max(config.gradflow_lengths):
+        raise DataError(f"expected more than {max(config.gradflow_lengths)} characters of text for "
+                        f"the gradient-flow lengths, found {len(corpus.ids)}")
 
 
 # ------------------------------------------------------------------------------------------
-# Running
+# Measuring
 # ------------------------------------------------------------------------------------------
 
 
@@ -182,16 +184,18 @@ def _run_curves(curves: dict, num_parameters: int) -> insights.RunCurves:
 
 
 def _mechanism(models: list[SeqModel], x: np.ndarray, y: np.ndarray, loss_fn) -> dict:
-    """Gradient decay factor (loss on the last step) and gate means, averaged over seeds."""
-    factors, gates = [], []
+    """Gradient decay factor (loss on the last step), its fit's R^2, and gate means over seeds."""
+    fits, gates = [], []
     for m in models:
         m64 = m.astype(np.float64)
         x64 = x.astype(np.float64)
         norms = gf.grad_norms_last_step(m64, x64, y, loss_fn)
-        factors.append(gf.fit_decay(norms).factor_per_step)
+        fits.append(gf.fit_decay(norms))
         gates.append(gf.gate_means(m64.layer, x64))
+    factors = [f.factor_per_step for f in fits]
     out = {"grad_factor_per_step": float(np.mean(factors)),
-           "grad_factor_per_seed": [float(f) for f in factors]}
+           "grad_factor_per_seed": [float(f) for f in factors],
+           "grad_fit_r2_per_seed": [float(f.r2) for f in fits]}
     for name in gates[0]:
         key = f"{name}_gate_mean" if not name.endswith(f"_above_{gf.OPEN_GATE:g}") else \
             f"{name.split('_above_')[0]}_gate_open_fraction"
@@ -249,8 +253,8 @@ def run_gradflow(config: Config, corpus: CharCorpus, init_models: dict[str, SeqM
     }
 
 
-def run(config: Config, ctx: RunContext) -> SectionResult:
-    """Train, measure, plot and write the observations of Q1.
+def measure(config: Config, ctx: RunContext) -> dict:
+    """Train every cell on both tasks over the seeds, then measure; returns the metrics.
 
     The engine's matrices are small (hidden size 32-128), where multi-threaded BLAS only adds
     synchronisation cost (measured 3-5x slower per update on a busy 2-core machine), so the
@@ -259,24 +263,14 @@ def run(config: Config, ctx: RunContext) -> SectionResult:
     from rnnlab.threads import limit_threads
 
     with limit_threads(1):
-        return _run(config, ctx)
+        return _measure(config, ctx)
 
 
-def _run(config: Config, ctx: RunContext) -> SectionResult:
-    from rnnlab.viz import q1 as viz
-    from rnnlab.viz.style import save_figure
-
-    start = time.perf_counter()
-    seeds = [config.seed + i for i in range(config.n_seeds)]
-    labels = [CELL_LABELS[c] for c in config.cells]
-
-    # --- data -------------------------------------------------------------------------------
+def _load_data(config: Config):
+    """The text source, its character corpus, the sine data and the two training tasks."""
     source = load_text_source(config.text_path)
     corpus = CharCorpus(source.text, val_fraction=config.text_val_fraction, source=source.name)
-    corpus.check_windows(config.text_seq_len)
-    if len(corpus.ids) <= max(config.gradflow_lengths):
-        raise DataError(f"expected more than {max(config.gradflow_lengths)} characters of text for "
-                        f"the gradient-flow lengths, found {len(corpus.ids)}")
+    _check_text(corpus, config)
     sine = make_sine_data(config.sine_train_sequences, config.sine_val_sequences, config.sine_seq_len,
                           noise=config.sine_noise, period_range=(config.sine_period_min, config.sine_period_max),
                           seed=config.seed)
@@ -284,15 +278,26 @@ def _run(config: Config, ctx: RunContext) -> SectionResult:
         "sine": SineTask(sine, dtype=config.dtype),
         "text": TextTask(corpus, config.text_seq_len, max_val_windows=config.text_val_windows, dtype=config.dtype),
     }
+    return source, corpus, sine, tasks
 
-    # --- training ---------------------------------------------------------------------------
-    histories: dict[str, dict[str, list]] = {t: {c: [] for c in config.cells} for t in tasks}
-    trained: dict[str, dict[str, list[SeqModel]]] = {t: {c: [] for c in config.cells} for t in tasks}
-    init_text: dict[str, SeqModel] = {}
-    samples: dict[str, list[tuple[int, float, str]]] = {c: [] for c in config.cells}
+
+@dataclass
+class _Training:
+    """What training produced: per task and cell, one history and one model per seed."""
+
+    histories: dict[str, dict[str, list]]
+    models: dict[str, dict[str, list[SeqModel]]]
+    init_text: dict[str, SeqModel]  # the first seed's untrained text models, float64
+    samples: dict[str, list[tuple[int, float, str]]]  # cell -> (epoch, temperature, text)
+
+
+def _train_all(config: Config, tasks: dict, corpus: CharCorpus, seeds: list[int], progress: bool) -> _Training:
+    """Train every (task, seed, cell) with the shared budget; sample text from the first seed."""
+    run = _Training({t: {c: [] for c in config.cells} for t in tasks},
+                    {t: {c: [] for c in config.cells} for t in tasks}, {}, {c: [] for c in config.cells})
     sample_epochs = sorted({1, max(1, config.text_epochs // 2), config.text_epochs})
     sample_rng_seed = np.random.SeedSequence([config.seed, 2]).generate_state(1)[0]
-    bar = _progress(len(tasks) * len(seeds) * len(config.cells), ctx.progress)
+    bar = _progress(len(tasks) * len(seeds) * len(config.cells), progress)
     for task_name, task in tasks.items():
         settings = config.settings(task_name)
         for seed in seeds:
@@ -300,151 +305,62 @@ def _run(config: Config, ctx: RunContext) -> SectionResult:
                 model = make_model(task, cell, settings, seed)
                 callback = None
                 if task_name == "text" and seed == seeds[0]:
-                    init_text[cell] = model.astype(np.float64)
+                    run.init_text[cell] = model.astype(np.float64)
                     rng = np.random.default_rng(sample_rng_seed)
 
                     def callback(record, m, cell=cell, rng=rng):
                         if record.epoch in sample_epochs:
                             text = sample_text(m, corpus, prime=config.sample_prime, length=config.sample_length,
                                                temperature=config.sample_temperature, rng=rng)
-                            samples[cell].append((record.epoch, config.sample_temperature, text))
+                            run.samples[cell].append((record.epoch, config.sample_temperature, text))
 
                 model, history = train_model(task, cell, settings, seed, on_epoch=callback, model=model)
-                histories[task_name][cell].append(history)
-                trained[task_name][cell].append(model)
+                run.histories[task_name][cell].append(history)
+                run.models[task_name][cell].append(model)
                 bar.set_postfix_str(f"{task_name} {CELL_LABELS[cell]} seed {seed}")
                 bar.update(1)
     bar.close()
-    for cell in config.cells:
+    for cell in config.cells:  # extra samples of the first seed's trained model
         rng = np.random.default_rng(np.random.SeedSequence([config.seed, 3]).generate_state(1)[0])
         for temperature in config.final_temperatures:
-            text = sample_text(trained["text"][cell][0], corpus, prime=config.sample_prime,
+            text = sample_text(run.models["text"][cell][0], corpus, prime=config.sample_prime,
                                length=config.sample_length, temperature=temperature, rng=rng)
-            samples[cell].append((config.text_epochs, temperature, text))
-    train_seconds = time.perf_counter() - start
+            run.samples[cell].append((config.text_epochs, temperature, text))
+    return run
 
-    # --- numbers ----------------------------------------------------------------------------
-    loss_fns = {"sine": mse, "text": softmax_cross_entropy}
-    task_titles = {"sine": "Sine", "text": "Text"}
-    loss_names = {"sine": "validation MSE", "text": "validation cross-entropy (nats/char)"}
-    task_metrics: dict[str, dict] = {}
+
+LOSS_FNS = {"sine": mse, "text": softmax_cross_entropy}
+LOSS_NAMES = {"sine": "validation MSE", "text": "validation cross-entropy (nats/char)"}
+
+
+def _task_metrics(config: Config, tasks: dict, run: _Training) -> dict[str, dict]:
+    """Per task: the loss-curve summary, the curves, and the trained models' gradient mechanism."""
+    out: dict[str, dict] = {}
     for task_name, task in tasks.items():
-        curves = {CELL_LABELS[c]: _curves(histories[task_name][c]) for c in config.cells}
-        params = {CELL_LABELS[c]: histories[task_name][c][0].num_parameters for c in config.cells}
+        histories = run.histories[task_name]
+        curves = {CELL_LABELS[c]: _curves(histories[c]) for c in config.cells}
+        params = {CELL_LABELS[c]: histories[c][0].num_parameters for c in config.cells}
         summary = insights.summarize_runs({m: _run_curves(curves[m], params[m]) for m in curves})
         xv, yv = task.validation()
         n_mech = min(len(xv), config.gradflow_sequences)
-        mechanism = {CELL_LABELS[c]: _mechanism(trained[task_name][c], xv[:n_mech], yv[:n_mech], loss_fns[task_name])
+        mechanism = {CELL_LABELS[c]: _mechanism(run.models[task_name][c], xv[:n_mech], yv[:n_mech],
+                                                LOSS_FNS[task_name])
                      for c in config.cells}
-        task_metrics[task_name] = {**summary, "curves": curves, "mechanism": mechanism,
-                                   "loss": loss_names[task_name]}
+        out[task_name] = {**summary, "curves": curves, "mechanism": mechanism, "loss": LOSS_NAMES[task_name]}
+    return out
+
+
+def _measure(config: Config, ctx: RunContext) -> dict:
+    start = time.perf_counter()
+    seeds = [config.seed + i for i in range(config.n_seeds)]
+    source, corpus, sine, tasks = _load_data(config)
+    run = _train_all(config, tasks, corpus, seeds, ctx.progress)
+    train_seconds = time.perf_counter() - start
+    task_metrics = _task_metrics(config, tasks, run)
     task_metrics["sine"]["copy_last_value_mse"] = sine.baseline_mse
     task_metrics["text"]["unigram_entropy_nats"] = corpus.summary()["unigram_entropy_nats"]
-    gradflow = run_gradflow(config, corpus, init_text, {c: trained["text"][c][0] for c in config.cells})
-
-    # --- figures ----------------------------------------------------------------------------
-    figs_dir = ctx.figures_dir
-    figures: list[Figure] = []
-    panels = {
-        f"{task_titles[t]}: {loss_names[t]}": {
-            "curves": {m: {k: np.array(v) for k, v in c.items()} for m, c in task_metrics[t]["curves"].items()},
-            "ylabel": loss_names[t],
-            "threshold": task_metrics[t]["threshold"],
-            "log_y": True if t == "sine" else None,
-        }
-        for t in tasks
-    }
-    for x, fname, what in (("epoch", "loss_curves.png", "epochs"),
-                           ("seconds", "loss_vs_time.png", "training seconds")):
-        save_figure(viz.figure_loss_curves(panels, x=x), figs_dir / fname)
-        figures.append(Figure(f"figures/{fname}", (
-            f"Validation loss (solid; band: min-max over {config.n_seeds} seeds) and training loss "
-            f"(dashed) of the NumPy RNN, LSTM and GRU against {what}; dotted line: the loss threshold "
-            f"used for 'time to threshold'.")))
-    lengths = list(config.gradflow_lengths)
-    save_figure(viz.figure_gradflow_init_vs_trained(gradflow["cells"], lengths, trained_on="text"),
-                figs_dir / "gradflow_init_vs_trained.png")
-    figures.append(Figure("figures/gradflow_init_vs_trained.png", (
-        "||dL/dh_t|| for a loss on the last step only, from the hand-written BPTT (float64, mean over "
-        f"{config.gradflow_sequences} text windows), per cell and sequence length, at initialisation "
-        "(dashed) and after training (solid); the legend gives the fitted factor per step.")))
-    save_figure(viz.figure_gradflow_radius(gradflow["cells"], lengths, vanishing_radius=config.vanishing_radius,
-                                           exploding_radius=config.exploding_radius),
-                figs_dir / "gradflow_vanishing_exploding.png")
-    figures.append(Figure("figures/gradflow_vanishing_exploding.png", (
-        f"Vanishing (every W_hh gate block at spectral radius {config.vanishing_radius:g}) and exploding "
-        f"(radius {config.exploding_radius:g}) gradients in untrained cells, per sequence length.")))
-    save_figure(viz.figure_jacobian(gradflow["jacobian"], T=max(lengths), vanishing_radius=config.vanishing_radius,
-                                    exploding_radius=config.exploding_radius, trained_on="text"),
-                figs_dir / "jacobian_norms.png")
-    figures.append(Figure("figures/jacobian_norms.png", (
-        f"Spectral norm of the Jacobian product dh_T/dh_t against the lag T - t (T = {max(lengths)}, "
-        f"mean over {config.jacobian_sequences} text windows), computed exactly by backpropagating each "
-        "unit vector from h_T through the engine's BPTT.")))
-
-    # --- tables -----------------------------------------------------------------------------
-    tables = []
-    for t in tasks:
-        m = task_metrics[t]
-        rows = []
-        for label in m["ranking"]:
-            d = m["models"][label]
-            rows.append([
-                label, d["num_parameters"], f"{d['final_val_mean']:.4g} ± {d['final_val_std']:.2g}",
-                f"{d['best_val_mean']:.4g}",
-                "never" if d["epochs_to_threshold_mean"] is None else f"{d['epochs_to_threshold_mean']:.1f}",
-                "never" if d["seconds_to_threshold_mean"] is None else f"{d['seconds_to_threshold_mean']:.2f}",
-                f"{d['seeds_reached']}/{m['n_seeds']}", f"{d['seconds_per_epoch']:.3f}",
-                f"{m['mechanism'][label]['grad_factor_per_step']:.3f}",
-            ])
-        tables.append(Table(
-            f"{task_titles[t]}: {m['loss']} after {m['epochs']} epochs, threshold {m['threshold']:.4g}",
-            ["model", "parameters", "final loss (mean ± sd)", "best loss (mean)", "epochs to threshold",
-             "seconds to threshold", "seeds reaching it", "seconds per epoch", "gradient factor per step (trained)"],
-            rows))
-    rows = []
-    for label, conds in gradflow["cells"].items():
-        for cond in ("init", "trained", "vanishing", "exploding"):
-            for T in lengths:
-                e = conds[cond][str(T)]
-                rows.append([label, cond, T, f"{e['fit']['factor_per_step']:.3f}", f"{e['fit']['r2']:.2f}",
-                             f"{e['norms'][-1]:.3g}", f"{e['norms'][0]:.3g}"])
-    tables.append(Table(
-        f"Gradient flow: fitted factor per step back in time of ||dL/dh_t|| (vanishing: radius "
-        f"{config.vanishing_radius:g}, exploding: radius {config.exploding_radius:g})",
-        ["cell", "condition", "T", "factor per step", "R^2 of fit", "norm at t = T", "norm at t = 1"], rows))
-
-    # --- observations -----------------------------------------------------------------------
-    observations: list[str] = []
-    for t in tasks:
-        m = task_metrics[t]
-        observations += insights.curve_observations(task_titles[t], loss_names[t], m)
-        observations += insights.cost_observations(task_titles[t], m, config.settings(t).hidden_size)
-        observations += insights.mechanism_observations(task_titles[t], m, m["mechanism"])
-        curves = m["curves"]  # epoch 0 has no updates: averaged from epoch 1
-        observations += insights.clipping_observations(
-            task_titles[t],
-            {lb: float(np.mean(np.array(c["clipped_fraction"])[:, 1:])) for lb, c in curves.items()},
-            {lb: float(np.mean(np.array(c["grad_norm"])[:, 1:])) for lb, c in curves.items()},
-            config.clip)
-    observations.append(
-        f"Sine: copying the last noisy value would score validation MSE {sine.baseline_mse:.3g}; "
-        + ", ".join(f"{lb} ends at {task_metrics['sine']['models'][lb]['final_val_mean']:.3g}" for lb in labels)
-        + ".")
-    observations.append(
-        f"Text: a model that ignores context scores {task_metrics['text']['unigram_entropy_nats']:.3g} "
-        f"nats/char (the character entropy of the training text); "
-        + ", ".join(f"{lb} ends at {task_metrics['text']['models'][lb]['final_val_mean']:.3g}" for lb in labels)
-        + ".")
-    observations += insights.gradflow_observations(gradflow)
-
-    text_blocks = {}
-    for cell in config.cells:
-        lines = [f"--- epoch {e}, temperature {temp:g} ---\n{s}" for e, temp, s in samples[cell]]
-        text_blocks[f"Sampled text, {CELL_LABELS[cell]} (seed {seeds[0]}, prime {config.sample_prime!r})"] = \
-            "\n\n".join(lines)
-
-    metrics = {
+    gradflow = run_gradflow(config, corpus, run.init_text, {c: run.models["text"][c][0] for c in config.cells})
+    return {
         "text_source": {"name": source.name, "description": source.description, "files": list(source.files),
                         **corpus.summary()},
         "sine_data": {"train_sequences": config.sine_train_sequences, "val_sequences": config.sine_val_sequences,
@@ -453,8 +369,118 @@ def _run(config: Config, ctx: RunContext) -> SectionResult:
         "seeds": seeds,
         "tasks": task_metrics,
         "gradflow": gradflow,
-        "samples": {CELL_LABELS[c]: [{"epoch": e, "temperature": temp, "text": s} for e, temp, s in samples[c]]
+        "samples": {CELL_LABELS[c]: [{"epoch": e, "temperature": temp, "text": s} for e, temp, s in run.samples[c]]
                     for c in config.cells},
         "timing": {"training_seconds": train_seconds, "total_seconds": time.perf_counter() - start},
     }
-    return SectionResult(NAME, TITLE, config_to_dict(config), metrics, observations, figures, tables, text_blocks)
+
+
+# ------------------------------------------------------------------------------------------
+# Presenting (from the saved metrics alone)
+# ------------------------------------------------------------------------------------------
+
+
+def present(metrics: Mapping[str, Any], config: Config, out_dir: str | Path) -> Presentation:
+    """Figures, tables, sampled text and sentences of Q1, from its metrics alone."""
+    return Presentation(
+        observations=q1_observations(metrics, config),
+        figures=_figures(metrics, config, Path(out_dir) / "figures"),
+        tables=_tables(metrics, config),
+        text_blocks=_text_blocks(metrics, config),
+    )
+
+
+def _figures(metrics: Mapping[str, Any], config: Config, figs_dir: Path) -> list[Figure]:
+    """Draw Q1's figures into ``figs_dir`` (via :mod:`rnnlab.viz.q1`) and return them with captions."""
+    from rnnlab.viz import q1 as viz
+    from rnnlab.viz.style import save_figure
+
+    tasks, gradflow = metrics["tasks"], metrics["gradflow"]
+    figures: list[Figure] = []
+    panels = {
+        f"{TASK_TITLES[t]}: {m['loss']}": {
+            "curves": {lb: {k: np.array(v, dtype=np.float64) for k, v in c.items()} for lb, c in m["curves"].items()},
+            "ylabel": m["loss"],
+            "threshold": m["threshold"],
+            "log_y": True if t == "sine" else None,
+        }
+        for t, m in tasks.items()
+    }
+    for x, fname, what in (("epoch", "loss_curves.png", "epochs"),
+                           ("seconds", "loss_vs_time.png", "training seconds")):
+        save_figure(viz.figure_loss_curves(panels, x=x), figs_dir / fname)
+        figures.append(Figure(f"figures/{fname}", (
+            f"Validation loss (solid; band: min-max over {len(metrics['seeds'])} seeds) and training loss "
+            f"(dashed) of the NumPy RNN, LSTM and GRU against {what}; dotted line: the loss threshold "
+            f"used for 'time to threshold'.")))
+    lengths = [int(T) for T in gradflow["lengths"]]
+    radii = {"vanishing_radius": gradflow["vanishing_radius"], "exploding_radius": gradflow["exploding_radius"]}
+    save_figure(viz.figure_gradflow_init_vs_trained(gradflow["cells"], lengths, trained_on=gradflow["trained_on"]),
+                figs_dir / "gradflow_init_vs_trained.png")
+    figures.append(Figure("figures/gradflow_init_vs_trained.png", (
+        "||dL/dh_t|| for a loss on the last step only, from the hand-written BPTT (float64, mean over "
+        f"{gradflow['n_sequences']} text windows), per cell and sequence length, at initialisation "
+        "(dashed) and after training (solid); the legend gives the fitted factor per step, marked as a "
+        f"poor fit when R^2 < {GOOD_FIT_R2:g}.")))
+    save_figure(viz.figure_gradflow_radius(gradflow["cells"], lengths, **radii),
+                figs_dir / "gradflow_vanishing_exploding.png")
+    figures.append(Figure("figures/gradflow_vanishing_exploding.png", (
+        f"Vanishing (every W_hh gate block at spectral radius {radii['vanishing_radius']:g}) and exploding "
+        f"(radius {radii['exploding_radius']:g}) gradients in untrained cells, per sequence length.")))
+    save_figure(viz.figure_jacobian(gradflow["jacobian"], T=max(lengths), trained_on=gradflow["trained_on"],
+                                    **radii), figs_dir / "jacobian_norms.png")
+    figures.append(Figure("figures/jacobian_norms.png", (
+        f"Spectral norm of the Jacobian product dh_T/dh_t against the lag T - t (T = {max(lengths)}, "
+        f"mean over {config.jacobian_sequences} text windows), computed exactly by backpropagating each "
+        "unit vector from h_T through the engine's BPTT.")))
+    return figures
+
+
+def _never(x: float | None, fmt: str) -> str:
+    return "never" if x is None else format(x, fmt)
+
+
+def _tables(metrics: Mapping[str, Any], config: Config) -> list[Table]:
+    """Per task: the comparison table; then the gradient-flow fits of every cell and condition."""
+    tables = []
+    for t, m in metrics["tasks"].items():
+        rows = []
+        for label in m["ranking"]:
+            d, mech = m["models"][label], m["mechanism"][label]
+            rows.append([
+                label, d["num_parameters"], f"{d['final_val_mean']:.4g} ± {d['final_val_std']:.2g}",
+                f"{d['best_val_mean']:.4g}", _never(d["epochs_to_threshold_mean"], ".1f"),
+                _never(d["seconds_to_threshold_mean"], ".2f"), f"{d['seeds_reached']}/{m['n_seeds']}",
+                f"{d['seconds_per_epoch']:.3f}", f"{mech['grad_factor_per_step']:.3f}",
+                f"{fit_quality(mech):.2f}",
+            ])
+        tables.append(Table(
+            f"{TASK_TITLES[t]}: {m['loss']} after {m['epochs']} epochs, threshold {m['threshold']:.4g}",
+            ["model", "parameters", "final loss (mean ± sd)", "best loss (mean)", "epochs to threshold",
+             "seconds to threshold", "seeds reaching it", "seconds per epoch",
+             "gradient factor per step (trained)", "R^2 of its fit (mean)"],
+            rows))
+    gradflow = metrics["gradflow"]
+    rows = []
+    for label, conds in gradflow["cells"].items():
+        for cond in ("init", "trained", "vanishing", "exploding"):
+            for T in gradflow["lengths"]:
+                e = conds[cond][str(T)]
+                rows.append([label, cond, T, f"{e['fit']['factor_per_step']:.3f}", f"{e['fit']['r2']:.2f}",
+                             f"{e['norms'][-1]:.3g}", f"{e['norms'][0]:.3g}"])
+    tables.append(Table(
+        f"Gradient flow: fitted factor per step back in time of ||dL/dh_t|| (vanishing: radius "
+        f"{gradflow['vanishing_radius']:g}, exploding: radius {gradflow['exploding_radius']:g}; "
+        f"a fit with R^2 < {GOOD_FIT_R2:g} is poor and its factor is not a rate)",
+        ["cell", "condition", "T", "factor per step", "R^2 of fit", "norm at t = T", "norm at t = 1"], rows))
+    return tables
+
+
+def _text_blocks(metrics: Mapping[str, Any], config: Config) -> dict[str, str]:
+    """The sampled text of each cell (first seed), as saved in ``metrics["samples"]``."""
+    blocks = {}
+    for label, samples in metrics["samples"].items():
+        lines = [f"--- epoch {s['epoch']}, temperature {s['temperature']:g} ---\n{s['text']}" for s in samples]
+        title = f"Sampled text, {label} (seed {metrics['seeds'][0]}, prime {config.sample_prime!r})"
+        blocks[title] = "\n\n".join(lines)
+    return blocks

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from rnnlab.cells import CELL_LABELS
 from rnnlab.data.toy import CharCorpus, SineData, one_hot, random_windows, sequential_windows
 from rnnlab.errors import ConfigError
 from rnnlab.scratch import (
@@ -32,9 +33,6 @@ from rnnlab.scratch import (
     softmax,
     softmax_cross_entropy,
 )
-
-CELL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "gru-cho": "GRU-cho"}
-
 
 # ------------------------------------------------------------------------------------------
 # Tasks

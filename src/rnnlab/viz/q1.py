@@ -22,6 +22,17 @@ CONDITION_STYLES = {  # line style per gradient-flow condition
     "trained": {"linestyle": "-", "alpha": 1.0},
 }
 LENGTH_COLORS = [OKABE_ITO[k] for k in ("sky_blue", "vermillion", "black", "purple", "yellow")]
+POOR_FIT_R2 = 0.8  # legends mark a decay fit below this R^2 as poor (rnnlab.observations.q1.GOOD_FIT_R2)
+
+
+def fit_legend(fit: Mapping) -> str:
+    """`` (x0.62/step)`` for a decay fit, `` (poor fit, R^2 0.27)`` when R^2 < POOR_FIT_R2, else ``""``."""
+    factor, r2 = fit.get("factor_per_step"), fit.get("r2")
+    if factor is None or not np.isfinite(factor):
+        return ""
+    if r2 is not None and np.isfinite(r2) and r2 < POOR_FIT_R2:
+        return f" (poor fit, R^2 {r2:.2f})"
+    return f" (x{factor:.2f}/step)"
 
 
 def _ax(ax):
@@ -175,9 +186,7 @@ def figure_gradflow_init_vs_trained(cells: Mapping[str, Mapping], lengths: Seque
                 entry = cells[label].get(cond, {}).get(str(T))
                 if entry is None:
                     continue
-                name = f"{label} {'at init' if cond == 'init' else 'trained'}"
-                factor = entry["fit"]["factor_per_step"]
-                name += f" (x{factor:.2f}/step)" if np.isfinite(factor) else ""
+                name = f"{label} {'at init' if cond == 'init' else 'trained'}" + fit_legend(entry["fit"])
                 series[name] = entry["norms"]
                 styles[name] = CONDITION_STYLES[cond]
             plot_grad_norms(series, axes[i, j], styles=styles, title=f"{label}, T = {T}",
@@ -199,8 +208,7 @@ def figure_gradflow_radius(cells: Mapping[str, Mapping], lengths: Sequence[int],
             for label, conds in cells.items():
                 entry = conds.get(cond, {}).get(str(T))
                 if entry is not None:
-                    factor = entry["fit"]["factor_per_step"]
-                    series[f"{label} (x{factor:.2f}/step)"] = entry["norms"]
+                    series[label + fit_legend(entry["fit"])] = entry["norms"]
             plot_grad_norms(series, axes[i, j],
                             title=f"{cond}: spectral radius of W_hh = {radius:g}, T = {T}",
                             ylabel="||dL/dh_t||" if j == 0 else "")
