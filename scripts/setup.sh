@@ -4,10 +4,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-python3.11}
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-    echo "setup: expected Python 3.11 as '$PYTHON', found none on PATH (set PYTHON=/path/to/python3.11)" >&2
-    exit 1
+# The first Python 3.11 or newer among $PYTHON, python3.11, python3.12, python3.13, python3, python.
+is_recent() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' >/dev/null 2>&1; }
+if [ -n "${PYTHON:-}" ]; then
+    if ! is_recent "$PYTHON"; then
+        echo "setup: expected Python 3.11 or newer as PYTHON='$PYTHON', found none or an older one" >&2
+        exit 1
+    fi
+else
+    for candidate in python3.11 python3.12 python3.13 python3 python; do
+        if command -v "$candidate" >/dev/null 2>&1 && is_recent "$candidate"; then
+            PYTHON=$candidate
+            break
+        fi
+    done
+    if [ -z "${PYTHON:-}" ]; then
+        echo "setup: expected Python 3.11 or newer on PATH (python3.11 ... python3), found none; set PYTHON=/path/to/python3" >&2
+        exit 1
+    fi
 fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
