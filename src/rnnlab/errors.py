@@ -7,7 +7,23 @@ non-zero status instead of showing a traceback.
 
 
 class RnnlabError(Exception):
-    """A clear, one-line error about the user's input, data or environment."""
+    """A clear, one-line error about the user's input, data or environment.
+
+    The message is kept to one line whatever it quotes: line breaks and other control
+    characters in it (from a file name or a value the user typed) are shown escaped.
+    """
+
+    def __init__(self, *args: object) -> None:
+        if len(args) == 1 and isinstance(args[0], str):
+            args = (_one_line(args[0]),)
+        super().__init__(*args)
+
+
+def _one_line(message: str) -> str:
+    """``message`` with control characters escaped (``\\n`` for a line break)."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 class ShapeError(RnnlabError, ValueError):
