@@ -176,10 +176,16 @@ def demonstrate_architectures(*, batch: int = 2, seed: int = 0) -> list[Architec
     return rows
 
 
-def format_architectures(rows: list[ArchitectureDemo]) -> str:
-    """The measured shapes as printable lines."""
+def format_architectures(rows) -> str:
+    """The measured shapes as printable lines.
+
+    ``rows``: :class:`ArchitectureDemo` objects or their dicts (as read back from metrics.json,
+    shapes as lists).
+    """
     lines = []
     for r in rows:
-        lines.append(f"{r.task:<32} {r.architecture:<32} input {r.input_shape!s:<9} -> "
-                     f"output {r.output_shape!s:<12} ({r.model}, {r.num_parameters} parameters)")
+        r = r if isinstance(r, dict) else r.__dict__
+        shape_in, shape_out = tuple(r["input_shape"]), tuple(r["output_shape"])
+        lines.append(f"{r['task']:<32} {r['architecture']:<32} input {shape_in!s:<9} -> "
+                     f"output {shape_out!s:<12} ({r['model']}, {r['num_parameters']} parameters)")
     return "\n".join(lines)

@@ -152,8 +152,8 @@ def compare_models(*, input_size: int = 32, hidden_size: int = 64, lengths: tupl
     ``forget_bias``, so f = sigmoid(...) is near 1) is measured: the LSTM's path through its cell
     state c_t = f * c_{t-1} + ... carries gradient only as far as f stays close to 1.
     """
-    from rnnlab.threads import limit_threads
     from rnnlab.exercises.counting import torch_parameter_count
+    from rnnlab.threads import limit_threads
 
     if not lengths or min(lengths) < 2:
         raise ConfigError(f"expected sequence lengths >= 2, found {lengths}")

@@ -24,17 +24,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnnlab.cells import CELLS
 from rnnlab.errors import ConfigError
 
-#: Weight blocks per cell: G, the number of H-sized pre-activations computed each step.
-CELL_BLOCKS: dict[str, int] = {"rnn": 1, "gru": 3, "lstm": 4}
+_COUNTED = ("rnn", "gru", "lstm")
 
-#: What the blocks are, in PyTorch's order.
-CELL_GATES: dict[str, str] = {
-    "rnn": "none (one tanh block)",
-    "gru": "r, z (sigmoid gates) + n (tanh candidate)",
-    "lstm": "i, f, o (sigmoid gates) + g (tanh candidate)",
-}
+#: Weight blocks per cell: G, the number of H-sized pre-activations computed each step
+#: (derived from :data:`rnnlab.cells.CELLS`).
+CELL_BLOCKS: dict[str, int] = {key: CELLS[key].blocks for key in _COUNTED}
+
+
+def _gate_description(key: str) -> str:
+    cell = CELLS[key]
+    if not cell.sigmoid:
+        return "none (one tanh block)"
+    return f"{', '.join(cell.sigmoid)} (sigmoid gates) + {', '.join(cell.tanh)} (tanh candidate)"
+
+
+#: What the blocks are, in words (derived from :data:`rnnlab.cells.CELLS`).
+CELL_GATES: dict[str, str] = {key: _gate_description(key) for key in _COUNTED}
 
 
 def _check_cell(cell: str) -> str:

@@ -129,6 +129,12 @@ def format_forward_pass(problem: ForwardPassProblem = EXERCISE, decimals: int = 
     loop = forward_loop(problem)
     engine = forward_engine(problem)
     diff = float(np.max(np.abs(np.array(loop.hidden_states) - engine)))
+    return describe_forward_pass(problem, loop.pre_activations, loop.hidden_states, engine, diff, decimals), diff
+
+
+def describe_forward_pass(problem: ForwardPassProblem, pre_activations, h_loop, h_engine, max_abs_diff: float,
+                          decimals: int = 8) -> str:
+    """The walk-through of :func:`format_forward_pass` from computed numbers (T lists of H each)."""
 
     def vec(v) -> str:
         return "[" + ", ".join(f"{float(e): .{decimals}f}" for e in v) + "]"
@@ -141,15 +147,13 @@ def format_forward_pass(problem: ForwardPassProblem = EXERCISE, decimals: int = 
         f"h_0  = {list(problem.h0)}",
         "",
     ]
-    for t, (x, a, h_loop, h_eng) in enumerate(
-        zip(problem.xs, loop.pre_activations, loop.hidden_states, engine), start=1
-    ):
+    for t, (x, a, h_l, h_e) in enumerate(zip(problem.xs, pre_activations, h_loop, h_engine), start=1):
         lines += [
             f"t = {t}: x_{t} = {list(x)}",
             f"  a_{t}          = {vec(a)}",
-            f"  h_{t} (loop)   = {vec(h_loop)}",
-            f"  h_{t} (engine) = {vec(h_eng)}",
+            f"  h_{t} (loop)   = {vec(h_l)}",
+            f"  h_{t} (engine) = {vec(h_e)}",
         ]
-    same = "equal" if diff < 10 ** (-decimals) else "DIFFERENT"
-    lines += ["", f"max |loop - engine| = {diff:.2e}: the two computations are {same} to {decimals} decimals"]
-    return "\n".join(lines), diff
+    same = "equal" if max_abs_diff < 10 ** (-decimals) else "DIFFERENT"
+    lines += ["", f"max |loop - engine| = {max_abs_diff:.2e}: the two computations are {same} to {decimals} decimals"]
+    return "\n".join(lines)

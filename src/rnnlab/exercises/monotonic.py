@@ -2,7 +2,7 @@
 
 Data: T values drawn uniformly from [0, 1), sorted ascending (label 1, increasing) or descending
 (label 0, decreasing), half of each. The model reads one value per step (D = 1) and classifies
-from its last hidden state::
+from its last hidden state (:class:`rnnlab.models.classifiers.LastStateRNNClassifier`)::
 
     h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)      (torch.nn.RNN)
     z   = W_y h_T + b_y,   prediction = argmax z
@@ -47,24 +47,6 @@ def make_monotonic_data(n: int, length: int, rng: np.random.Generator) -> tuple[
     rng.shuffle(y)
     values[y == 0] = values[y == 0, ::-1]  # descending for label 0
     return values[..., None].astype(np.float32), y
-
-
-def _model(hidden_size: int):
-    import torch
-
-    class MonotonicRNN(torch.nn.Module):
-        """nn.RNN(1, H) over the sequence and a linear readout of h_T."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.rnn = torch.nn.RNN(1, hidden_size, batch_first=True)
-            self.readout = torch.nn.Linear(hidden_size, 2)
-
-        def forward(self, x):  # x (B, T, 1)
-            _, h_n = self.rnn(x)  # h_n (1, B, H) = h_T
-            return self.readout(h_n[-1])  # (B, 2)
-
-    return MonotonicRNN()
 
 
 @dataclass
@@ -117,13 +99,15 @@ def _train_monotonic(train_size, test_size, length, eval_lengths, hidden_size, e
                      lr, seed, device) -> MonotonicResult:
     import torch
 
+    from rnnlab.models.classifiers import LastStateRNNClassifier
+
     rng = np.random.default_rng(seed)
     x_train, y_train = make_monotonic_data(train_size, length, rng)
     x_test, y_test = make_monotonic_data(test_size, length, rng)
     extra = {T: make_monotonic_data(test_size, T, rng) for T in eval_lengths if T != length}
 
     torch.manual_seed(seed)
-    model = _model(hidden_size).to(device)
+    model = LastStateRNNClassifier(hidden_size).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x_train).to(device), torch.from_numpy(y_train).to(device)

@@ -1,188 +1,60 @@
 """A bidirectional LSTM sentiment classifier over GloVe vectors, with word attribution.
 
-Data: the labelled English sentences that ship with rnnlab
-(``rnnlab/resources/sentiment/sentences.csv``, 260 sentences, fixed 208/52 split; see its
-README) or, when an ``aclImdb/`` folder is given, IMDb movie reviews.
-
-Model (:class:`BiLSTMClassifier`)::
-
-    e_t      = E[w_t]                                 GloVe 6B 50d rows (unknown words: fixed OOV vectors)
-    h_t^f    = LSTM_f(e_t, h_{t-1}^f),  h_t^b = LSTM_b(e_t, h_{t+1}^b)   2 stacked layers, dropout between
-    r        = [h_T^f ; h_1^b]                        (last layer, both directions: 2H)
-    z        = W dropout(r) + b                       (2 classes: negative, positive)
+Data: :mod:`rnnlab.data.sentences` (the shipped sentences, or IMDb reviews with ``--imdb-dir``),
+tokenised by :func:`rnnlab.data.text.tokenize` (words only) into a vocabulary built by
+:func:`rnnlab.data.text.build_vocab`. Model: :class:`rnnlab.models.classifiers.BiLSTMClassifier`
+over GloVe 6B 50d rows (unknown words: fixed OOV vectors).
 
 Attribution (:func:`gradient_x_input`): for the score s = z_pos - z_neg,
 a_t = sum_k (ds/de_{t,k}) e_{t,k}: positive a_t pushes towards "positive". For a linear model
 s = sum_t w.e_t + b this is exactly each word's contribution w.e_t (the test checks it); for the
 LSTM it is a first-order estimate.
-
-Finding files (:func:`shipped_sentences_path`, :func:`find_imdb_dir`) is kept apart from parsing
-them (:func:`read_sentences_csv`, :func:`tokenize`).
 """
 
 from __future__ import annotations
 
-import csv
-import re
-from collections import Counter
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
+from rnnlab.data.sentences import (  # noqa: F401 (re-exported: the exercise's data)
+    LABELS,
+    SentimentData,
+    SentimentExample,
+    find_imdb_dir,
+    load_imdb,
+    load_shipped_sentences,
+    read_sentences_csv,
+    shipped_sentences_path,
+)
+from rnnlab.data.text import UNK, Vocab, build_vocab
+from rnnlab.data.text import tokenize as _tokenize
 from rnnlab.errors import ConfigError, DataError
-
-LABELS = ("negative", "positive")  # class 0, class 1
-PAD, UNK = "<pad>", "<unk>"
-
-
-# ----------------------------------------------------------------------------------------------
-# Data
-# ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SentimentExample:
-    """One labelled text."""
-
-    text: str
-    label: int  # 0 negative, 1 positive
-    tags: tuple[str, ...] = ()  # "negation", "contrast" (shipped set only)
-    domain: str = ""
-
-
-@dataclass(frozen=True)
-class SentimentData:
-    """A train/test split and where it came from."""
-
-    train: list[SentimentExample]
-    test: list[SentimentExample]
-    source: str  # where the texts came from, for sentences and captions
-    description: str
-
-
-def shipped_sentences_path() -> Path:
-    """The CSV of labelled sentences that ships with the package."""
-    path = Path(str(resources.files("rnnlab") / "resources" / "sentiment" / "sentences.csv"))
-    if not path.is_file():
-        raise DataError(f"expected the shipped sentiment sentences at {path}, found none (broken install?)")
-    return path
-
-
-def read_sentences_csv(path: str | Path) -> tuple[list[SentimentExample], list[SentimentExample]]:
-    """Parse the shipped CSV format (columns id,label,split,domain,tags,text) into train/test.
-
-    Raises
-    ------
-    DataError
-        Missing columns, an unknown label or split, or an empty text.
-    """
-    path = Path(path)
-    train, test = [], []
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        needed = {"label", "split", "text"}
-        if reader.fieldnames is None or not needed <= set(reader.fieldnames):
-            raise DataError(f"expected columns {sorted(needed)} in {path}, found {reader.fieldnames}")
-        for line, row in enumerate(reader, start=2):
-            if row["label"] not in LABELS:
-                raise DataError(f"expected label 'positive' or 'negative' on line {line} of {path}, found {row['label']!r}")
-            if row["split"] not in ("train", "test"):
-                raise DataError(f"expected split 'train' or 'test' on line {line} of {path}, found {row['split']!r}")
-            if not row["text"].strip():
-                raise DataError(f"expected a sentence on line {line} of {path}, found an empty text")
-            example = SentimentExample(
-                text=row["text"].strip(), label=LABELS.index(row["label"]),
-                tags=tuple((row.get("tags") or "").split()), domain=row.get("domain") or "",
-            )
-            (train if row["split"] == "train" else test).append(example)
-    return train, test
-
-
-def load_shipped_sentences() -> SentimentData:
-    """The 260 hand-written sentences with their fixed split."""
-    train, test = read_sentences_csv(shipped_sentences_path())
-    return SentimentData(train, test, "the review sentences shipped with rnnlab",
-                         f"{len(train)} training and {len(test)} held-out English review sentences "
-                         "written for rnnlab (balanced, fixed split)")
-
-
-def find_imdb_dir(imdb_dir: str | Path) -> Path:
-    """The ``aclImdb`` folder at ``imdb_dir`` (or ``imdb_dir/aclImdb``), its layout checked.
-
-    Raises
-    ------
-    DataError
-        When ``train/pos``, ``train/neg``, ``test/pos`` or ``test/neg`` is missing or empty.
-    """
-    from rnnlab.data.imdb import find_aclimdb
-
-    return find_aclimdb(imdb_dir)
-
-
-def load_imdb(imdb_dir: str | Path, max_per_split: int | None) -> SentimentData:
-    """IMDb reviews through :func:`rnnlab.data.imdb.read_reviews`, balanced.
-
-    ``max_per_split`` reviews per split (half of each label: the first files in sorted name
-    order, the same subset in every run), or all 25,000 when None.
-    """
-    from rnnlab.data.imdb import read_reviews
-
-    root = find_imdb_dir(imdb_dir)
-    per_label = None if max_per_split is None else max(1, max_per_split // 2)
-    splits = {}
-    for split in ("train", "test"):
-        reviews = read_reviews(root, split, per_label)
-        splits[split] = [SentimentExample(text, int(label)) for text, label in zip(reviews.texts, reviews.labels)]
-    return SentimentData(splits["train"], splits["test"], "IMDb (aclImdb)",
-                         f"{len(splits['train'])} training and {len(splits['test'])} test IMDb reviews from {root}")
-
-
-_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_WORD = re.compile(r"[a-z0-9]")
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-case word tokens split the way GloVe 6B was built ("didn't" -> "did", "n't").
 
-    :func:`rnnlab.data.glove.tokenize` without the punctuation tokens (a sentiment model reads
-    words), after removing IMDb's HTML line breaks (``<br />``).
+    :func:`rnnlab.data.text.tokenize` with ``words_only=True`` (a sentiment model reads words;
+    IMDb's ``<br />`` line breaks are removed).
     """
-    from rnnlab.data.glove import tokenize as glove_tokenize
-
-    return [t for t in glove_tokenize(_HTML_BREAK.sub(" ", text)) if _WORD.search(t)]
-
-
-class Vocabulary:
-    """Word <-> id, with ``<pad>`` = 0 and ``<unk>`` = 1."""
-
-    def __init__(self, words: list[str]) -> None:
-        self.itos = [PAD, UNK] + [w for w in words if w not in (PAD, UNK)]
-        self.stoi = {w: i for i, w in enumerate(self.itos)}
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def encode(self, tokens: list[str]) -> list[int]:
-        return [self.stoi.get(t, 1) for t in tokens]
+    return _tokenize(text, words_only=True)
 
 
 def build_vocabulary(train_tokens: list[list[str]], other_tokens: list[list[str]], glove_words: set[str] | None,
-                     min_count: int = 1, max_size: int | None = None) -> Vocabulary:
-    """Training words (by frequency), plus words of other texts that GloVe knows.
+                     max_size: int | None = None) -> Vocab:
+    """Training words (by frequency, ties in first-seen order), plus words of other texts that GloVe knows.
 
-    Words that appear only outside the training set enter the vocabulary only with a GloVe vector
-    (they never receive a gradient, so their pretrained vector is all the model knows of them);
-    the rest become ``<unk>``. Labels are never used.
+    ``max_size`` counts words, ``<pad>`` and ``<unk>`` not included. Words that appear only
+    outside the training set enter the vocabulary only with a GloVe vector (they never receive a
+    gradient, so their pretrained vector is all the model knows of them); the rest become
+    ``<unk>``. Labels are never used.
     """
-    counts = Counter(t for toks in train_tokens for t in toks)
-    words = [w for w, c in counts.most_common(max_size) if c >= min_count]
+    extra: set[str] = set()
     if glove_words is not None:
-        seen = set(words)
-        extra = sorted({t for toks in other_tokens for t in toks if t not in seen and t in glove_words})
-        words += extra
-    return Vocabulary(words)
+        extra = {t for toks in other_tokens for t in toks if t in glove_words}
+    return build_vocab(train_tokens, None if max_size is None else max_size + 2, ties="first_seen",
+                       extra_words=extra)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -213,43 +85,6 @@ def glove_knows(words) -> set[str]:
     words = sorted(set(words))
     _, found = glove_lookup(words)
     return {w for w, f in zip(words, found) if f}
-
-
-# ----------------------------------------------------------------------------------------------
-# Model
-# ----------------------------------------------------------------------------------------------
-
-
-def make_bilstm_classifier(vocab_size: int, embed_dim: int, hidden_size: int, num_layers: int,
-                           dropout: float, num_classes: int = 2):
-    """A :class:`BiLSTMClassifier` (torch is imported lazily, so this module imports without it)."""
-    import torch
-    from torch import nn
-
-    class BiLSTMClassifier(nn.Module):
-        """Embedding -> stacked bidirectional LSTM -> [h_T^f; h_1^b] -> dropout -> linear."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-            self.lstm = nn.LSTM(embed_dim, hidden_size, num_layers=num_layers, batch_first=True,
-                                bidirectional=True, dropout=dropout if num_layers > 1 else 0.0)
-            self.dropout = nn.Dropout(dropout)
-            self.readout = nn.Linear(2 * hidden_size, num_classes)
-
-        def forward(self, tokens, lengths):
-            """tokens (B, T) int64, lengths (B,) -> logits (B, C)."""
-            return self.forward_embedded(self.embedding(tokens), lengths)
-
-        def forward_embedded(self, emb, lengths):
-            """emb (B, T, E) -> logits (B, C); the entry point of gradient x input."""
-            packed = nn.utils.rnn.pack_padded_sequence(emb, lengths.cpu(), batch_first=True,
-                                                       enforce_sorted=False)
-            _, (h_n, _) = self.lstm(packed)  # h_n (L*2, B, H): the real last steps, no padding
-            r = torch.cat([h_n[-2], h_n[-1]], dim=1)  # [h_T^f ; h_1^b], (B, 2H)
-            return self.readout(self.dropout(r))
-
-    return BiLSTMClassifier()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -298,7 +133,7 @@ class Attribution:
     tags: tuple[str, ...] = ()
 
 
-def attribute(model, vocab: Vocabulary, example: SentimentExample, max_tokens: int | None = None) -> Attribution:
+def attribute(model, vocab: Vocab, example: SentimentExample, max_tokens: int | None = None) -> Attribution:
     """Gradient x input on the embeddings of one text (model in eval mode, on CPU)."""
     import torch
 
@@ -355,7 +190,7 @@ class SentimentResult:
     test_predictions: list[int] = field(default_factory=list)
 
 
-def _encode(examples, vocab: Vocabulary, max_tokens: int | None):
+def _encode(examples, vocab: Vocab, max_tokens: int | None):
     seqs = [vocab.encode(tokenize(e.text)[:max_tokens] or [UNK]) for e in examples]
     return seqs, np.array([e.label for e in examples], dtype=np.int64)
 
@@ -425,6 +260,8 @@ def _train_sentiment(data, hidden_size, num_layers, dropout, epochs, batch_size,
                      max_tokens, max_vocab, attribution_examples, seed, device) -> SentimentResult:
     import torch
 
+    from rnnlab.models.classifiers import BiLSTMClassifier
+
     train_tokens = [tokenize(e.text)[:max_tokens] for e in data.train]
     other_tokens = [tokenize(e.text)[:max_tokens] for e in list(data.test) + list(attribution_examples)]
     vocab = build_vocabulary(train_tokens, other_tokens, glove_knows(t for ts in other_tokens for t in ts),
@@ -432,7 +269,7 @@ def _train_sentiment(data, hidden_size, num_layers, dropout, epochs, batch_size,
     vectors, found = glove_lookup(vocab.itos)  # unknown words: GloVe's fixed OOV vectors
     vectors[0] = 0.0  # <pad>
     torch.manual_seed(seed)
-    model = make_bilstm_classifier(len(vocab), vectors.shape[1], hidden_size, num_layers, dropout)
+    model = BiLSTMClassifier(len(vocab), vectors.shape[1], hidden_size, num_layers, dropout)
     with torch.no_grad():
         model.embedding.weight.copy_(torch.from_numpy(vectors))
     model.embedding.weight.requires_grad_(not freeze_embeddings)

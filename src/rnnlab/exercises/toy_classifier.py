@@ -165,15 +165,23 @@ def train_toy_classifier(
 
 def format_predictions(result: ToyTrainingResult, y: np.ndarray = TOY_Y) -> str:
     """A table of label, prediction and P(class 1) for every sequence, before and after."""
+    return describe_predictions(y, result.pred_before, result.probs_before[:, 1], result.pred_after,
+                                result.probs_after[:, 1], result.accuracy_before, result.accuracy_after,
+                                len(result.losses), float(result.losses[-1]))
+
+
+def describe_predictions(labels, pred_before, prob_before, pred_after, prob_after, accuracy_before: float,
+                         accuracy_after: float, epochs: int, final_loss: float) -> str:
+    """:func:`format_predictions` from the numbers (P(class 1) per sequence, before and after)."""
     lines = [(f"{'seq':>3}  {'label':>5}  {'pred before':>11}  {'P(1) before':>11}  "
              f"{'pred after':>10}  {'P(1) after':>10}")]
-    for n in range(len(y)):
+    for n in range(len(labels)):
         lines.append(
-            f"{n + 1:>3}  {int(y[n]):>5}  {int(result.pred_before[n]):>11}  "
-            f"{result.probs_before[n, 1]:>11.4f}  {int(result.pred_after[n]):>10}  "
-            f"{result.probs_after[n, 1]:>10.4f}"
+            f"{n + 1:>3}  {int(labels[n]):>5}  {int(pred_before[n]):>11}  "
+            f"{prob_before[n]:>11.4f}  {int(pred_after[n]):>10}  "
+            f"{prob_after[n]:>10.4f}"
         )
-    lines.append(f"accuracy before training {result.accuracy_before:.0%}, "
-                 f"after {len(result.losses)} epochs {result.accuracy_after:.0%} "
-                 f"(final loss {result.losses[-1]:.4f})")
+    lines.append(f"accuracy before training {accuracy_before:.0%}, "
+                 f"after {epochs} epochs {accuracy_after:.0%} "
+                 f"(final loss {final_loss:.4f})")
     return "\n".join(lines)

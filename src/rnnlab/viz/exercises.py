@@ -1,6 +1,8 @@
 """Figures of the introductory exercises (:mod:`rnnlab.experiments.exercises`).
 
-Every function takes measured numbers (lists, dicts, arrays), never a model.
+Every function takes measured numbers (lists, dicts, arrays, as read back from metrics.json),
+never a model. ``plot_*`` draw one panel (``ax=None`` makes one); ``figure_*`` put together the
+figures of the section's report.
 """
 
 from __future__ import annotations
@@ -353,8 +355,58 @@ def plot_reach_vs_length(lengths: Sequence[int], reach: Mapping[str, Mapping[int
     return ax
 
 
+# ----------------------------------------------------------------------------------------------
+# The section's figures, put together from the panels above
+# ----------------------------------------------------------------------------------------------
+
+
+def figure_toy(losses: Sequence[float], accuracies: Sequence[float], prob_before: Sequence[float],
+               prob_after: Sequence[float], labels: Sequence[int]):
+    """Part 4: training curve (left) and P(class 1) before/after (right). Returns the Figure."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    plot_toy_training(losses, accuracies, a)
+    plot_toy_probabilities(prob_before, prob_after, labels, b)
+    fig.tight_layout()
+    return fig
+
+
+def figure_monotonic(losses: Sequence[float], accuracy_by_seed: Mapping[int, Sequence[float]],
+                     train_length: int, *, title: str = ""):
+    """Part 5: training loss (left) and accuracy by length (right). Returns the Figure."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    plot_loss_curve(losses, a, label="RNN", title=title)
+    plot_accuracy_by_length(accuracy_by_seed, train_length, b)
+    fig.tight_layout()
+    return fig
+
+
+def figure_sentiment(history: Mapping[str, Sequence[float]], confusion: Sequence[Sequence[int]],
+                     labels: Sequence[str], *, baseline: float | None = None, confusion_title: str = ""):
+    """Part 6: training history (left) and the held-out confusion matrix (right). Returns the Figure."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.5, 1]})
+    plot_sentiment_history(history, a, baseline=baseline)
+    plot_confusion_matrix(confusion, labels, b, title=confusion_title)
+    fig.tight_layout()
+    return fig
+
+
+def figure_vanishing_gradient(lengths: Sequence[int], profiles: Mapping[str, Sequence[float]],
+                              reach: Mapping[str, Mapping[int, float]],
+                              spread: Mapping[str, Mapping[int, float]]):
+    """Part 7: gradient per input position (left) and weakest/strongest against T (right)."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
+    plot_gradient_profiles(profiles, a)
+    plot_reach_vs_length(lengths, reach, spread, b)
+    fig.tight_layout()
+    return fig
+
+
 __all__ = [
     "PATTERNS",
+    "figure_monotonic",
+    "figure_sentiment",
+    "figure_toy",
+    "figure_vanishing_gradient",
     "plot_accuracy_by_length",
     "plot_architecture",
     "plot_architectures",

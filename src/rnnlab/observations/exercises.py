@@ -1,0 +1,331 @@
+"""The exercises' sentences: every observation as a function of the numbers in metrics.json.
+
+:func:`observations` is what ``observations.md`` and the report show; the ``*_observations``
+functions are its parts, one per exercise, each reading ``metrics[<part>]``. The rules:
+
+- Accuracy against chance (50%, two balanced classes): the standard error of an accuracy at
+  chance on n items is sqrt(0.25 / n); "above" or "below" chance needs more than
+  :data:`Z_CHANCE` standard errors, otherwise the accuracy is "within" that many of chance.
+- A classifier "calls the sequences the wrong way round" only when a seed's accuracy is below
+  chance by more than :data:`Z_CHANCE` standard errors of its test set.
+- Two accuracies differ only by more than the noise (the seed spread or one standard error);
+  two groups' accuracies differ only by more than two standard errors of their difference.
+- Gradient x input "adds up" to the score when the median relative error of the sum is at most
+  :data:`SUM_TOLERANCE`.
+- The open forget gate "keeps" more gradient than the default LSTM only when the ratio of the
+  two is at least :data:`FACTOR_BAND`, "less" at most 1 / :data:`FACTOR_BAND`, otherwise
+  "about as much".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+Z_CHANCE = 2.0  # standard errors from chance before an accuracy is called above/below it
+TRAIN_GAP = 0.1  # training accuracy above held-out by more than this: memorising
+SUM_TOLERANCE = 0.05  # median |sum a_t - s| / |s| up to this: the attributions add up to s
+FACTOR_BAND = 2.0  # forget-bias reach this many times the default LSTM's: "keeps more"
+AGREE = 1e-8  # loop and engine agree when their largest difference is below this
+OVERHEAD = 0.5  # time ratio below this share of the multiply-add ratio: overheads dominate
+ENDS_BAND = (0.2, 5.0)  # first/last gradient ratio within this: "of the same order"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def chance_se(n: int) -> float:
+    """Standard error of an accuracy at chance (p = 0.5) on ``n`` items."""
+    return math.sqrt(0.25 / n)
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. Parameter counting
+# ----------------------------------------------------------------------------------------------
+
+
+def counting_observations(m: Mapping) -> list[str]:
+    """Sentences about the parameter counts (``metrics["counting"]``)."""
+    ex = m["exercise"]
+    formula = f"{ex['hidden']}*{ex['input']} + {ex['hidden']}*{ex['hidden']} + {ex['hidden']} = {ex['one_bias']}"
+    out = [
+        (f"The exercise's RNN (input {ex['input']}, hidden {ex['hidden']}, one bias vector) has "
+         f"{formula} parameters; PyTorch's nn.RNN reports {ex['torch']} because it keeps two "
+         f"bias vectors (b_ih and b_hh, {ex['torch'] - ex['one_bias']} extra numbers) whose sum plays the "
+         f"role of the single b."),
+    ]
+    if ex["torch_same_for_lengths"]:
+        out.append(
+            f"On a sequence of length {ex['steps']} the count is still {ex['one_bias']} (PyTorch: "
+            f"{ex['torch']} for every length run): the same weights are applied at every step; "
+            f"without sharing, {ex['steps']} steps would need {ex['unshared']} parameters."
+        )
+    else:
+        out.append(f"Unexpectedly, PyTorch's count changed with the sequence length: {ex['torch_by_length']}.")
+    checks = m["checks"]
+    matched = sum(1 for c in checks if c["ours"] == c["torch"])
+    if matched == len(checks):
+        out.append(f"The general counter G*(H*D + H*H + 2*H) per layer and direction matched PyTorch's "
+                   f"parameter count in all {len(checks)} configurations tried (RNN, LSTM, GRU; stacked "
+                   f"and bidirectional).")
+    else:
+        out.append(f"The general counter disagreed with PyTorch in {len(checks) - matched} of {len(checks)} configurations.")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. Forward pass, 4. toy classifier
+# ----------------------------------------------------------------------------------------------
+
+
+def forward_pass_observations(m: Mapping) -> list[str]:
+    """Sentences about the manual forward pass (``metrics["forward_pass"]``)."""
+    h = m["h_loop"]
+    last = ", ".join(f"{v:.8f}" for v in h[-1])
+    diff = m["max_abs_diff"]
+    agree = "agree" if diff < AGREE else "DISAGREE"
+    return [(f"The plain loop and the NumPy engine {agree} on every hidden state (largest difference "
+             f"{diff:.1e}); the final state is h_{len(h)} = [{last}].")]
+
+
+def toy_observations(m: Mapping) -> list[str]:
+    """Sentences about the toy classifier (``metrics["toy"]``)."""
+    n = len(m["labels"])
+    before = round(m["accuracy_before"] * n)
+    after = round(m["accuracy_after"] * n)
+    s = (f"Before training the toy RNN classified {before} of {n} sequences correctly (chance level "
+         f"for two balanced classes is {n // 2}); after {m['epochs']} full-batch updates with hand-written "
+         f"BPTT it classifies {after} of {n} correctly, final cross-entropy {m['final_loss']:.4f}.")
+    if m["first_epoch_all_correct"] is not None:
+        s += f" All {n} were first right at update {m['first_epoch_all_correct']}."
+    else:
+        s += " It never classified all of them correctly."
+    return [s]
+
+
+# ----------------------------------------------------------------------------------------------
+# 5. Increasing / decreasing
+# ----------------------------------------------------------------------------------------------
+
+
+def monotonic_observations(m: Mapping) -> list[str]:
+    """Sentences about increasing/decreasing (``metrics["monotonic"]``)."""
+    T0, test, goal = m["train_length"], m["test_accuracy"], m["goal"]
+    out = [(f"Trained on length-{T0} sequences, the RNN reaches {_pct(m['train_accuracy'])} training and "
+            f"{_pct(test)} test accuracy on {m['test_size']} fresh sequences (goal {_pct(goal)}: "
+            f"{'met' if test >= goal else 'not met'}).")]
+    longer = [(T, list(accs)) for T, accs in zip(m["lengths"], m["accuracy_by_length"]) if T != T0]
+    if not longer:
+        return out
+    parts = []
+    for T, accs in longer:
+        spread = f" (seeds: {_pct(min(accs))} to {_pct(max(accs))})" if len(accs) > 1 else ""
+        parts.append(f"length {T}: {_pct(float(np.mean(accs)))} on average{spread}")
+    s = "On longer sequences it never saw, " + "; ".join(parts) + "."
+    out.append(s + " " + _generalisation(longer, T0, goal, m["test_size"]))
+    return out
+
+
+def _generalisation(longer: list[tuple[int, list[float]]], T0: int, goal: float, test_size: int) -> str:
+    """Whether the rule carried over to longer sequences: held, reversed (below chance) or partial."""
+    floor = 0.5 - Z_CHANCE * chance_se(test_size)  # below this a seed is worse than guessing
+    n_seeds = len(longer[0][1])
+    if all(a >= goal for _, accs in longer for a in accs):
+        return "It generalises: every seed stays at or above the goal on every longer length."
+    below = [(sum(1 for a in accs if a < floor), T) for T, accs in longer]
+    count, T_below = max(below, key=lambda b: (b[0], -b[1]))
+    if count:
+        return (f"It does not generalise reliably: at length {T_below}, {count} of {n_seeds} seeds fall "
+                f"below chance (50%) by more than {Z_CHANCE:g} standard errors (under {_pct(floor)}), i.e. "
+                f"they systematically call the sequences the wrong way round, so what was learnt is tied "
+                f"to length {T0}, not the rule 'each value larger than the last'.")
+    T, accs = min(longer, key=lambda item: float(np.mean(item[1])))
+    return (f"Generalisation is partial: accuracy drops to {_pct(float(np.mean(accs)))} at length {T}, "
+            f"and seeds differ ({_pct(min(accs))} to {_pct(max(accs))}); no seed is below chance by more "
+            f"than {Z_CHANCE:g} standard errors.")
+
+
+# ----------------------------------------------------------------------------------------------
+# 6. Sentiment
+# ----------------------------------------------------------------------------------------------
+
+
+def chance_sentence(acc: float, n: int) -> str:
+    """Where an accuracy on ``n`` balanced items stands against chance, in standard errors."""
+    se = chance_se(n)
+    z = (acc - 0.5) / se
+    if z > Z_CHANCE:
+        return f"that is {z:.1f} standard errors above chance (50%, standard error {_pct(se)} for {n} items)."
+    if z < -Z_CHANCE:
+        return (f"that is {-z:.1f} standard errors below chance (50%, standard error {_pct(se)} for {n} "
+                f"items): it is systematically wrong, worse than guessing.")
+    side = "above" if z > 0 else "below" if z < 0 else "at"
+    return (f"that is {abs(z):.1f} standard errors {side} chance (50%), within {Z_CHANCE:g} standard errors, "
+            f"so not clearly better than guessing.")
+
+
+def _train_gap_sentence(m: Mapping) -> str:
+    gap = m["train_accuracy"] - m["test_accuracy"]
+    if gap > TRAIN_GAP:
+        return (f"Training accuracy exceeds held-out accuracy by {100 * gap:.1f} points: with "
+                f"{m['train_size']} training {m['unit']} the model memorises much of its training set.")
+    return (f"Training and held-out accuracy differ by {100 * gap:+.1f} points (at most "
+            f"{100 * TRAIN_GAP:.0f}): no sign of memorising the training set.")
+
+
+def _baseline_sentence(m: Mapping) -> str:
+    acc, base = m["test_accuracy_mean"], m["baseline_accuracy"]
+    diff = acc - base
+    noise = max(m["test_accuracy_std"], chance_se(m["test_size"]))
+    head = f"A logistic regression on the mean GloVe vector (no word order) scores {_pct(base)}; "
+    if abs(diff) <= noise:
+        return head + (f"the difference of {100 * diff:+.1f} points is within the noise (seed spread or one "
+                       f"standard error, {_pct(noise)}), so word order is not shown to help at this data size.")
+    better = "better" if diff > 0 else "worse"
+    return head + f"the BiLSTM does {abs(100 * diff):.1f} points {better}, more than the noise ({_pct(noise)})."
+
+
+def _negation_sentence(m: Mapping) -> list[str]:
+    tags = m.get("accuracy_by_tag") or {}
+    if "negation" not in tags or "plain" not in tags:
+        return []
+    neg, plain = tags["negation"], tags["plain"]
+    rel = ("lower than" if neg["accuracy"] < plain["accuracy"] else
+           "higher than" if neg["accuracy"] > plain["accuracy"] else "the same as")
+    se_gap = math.sqrt(0.25 / neg["count"] + 0.25 / plain["count"])  # s.e. of a difference of accuracies
+    gap = abs(neg["accuracy"] - plain["accuracy"])
+    verdict = ("a gap within two standard errors of chance variation for groups this small "
+               f"({_pct(2 * se_gap)}), so not a clear effect of negation" if gap <= 2 * se_gap else
+               f"a gap larger than two standard errors ({_pct(2 * se_gap)}) for groups this small")
+    return [(f"On the {neg['count']} held-out sentences with negation it is right {_pct(neg['accuracy'])}, "
+            f"{rel} its {_pct(plain['accuracy'])} on {plain['count']} plain sentences (seed {m['seed']}): "
+            f"{verdict}.")]
+
+
+def _attribution_sentences(m: Mapping) -> list[str]:
+    out = []
+    for a in m["attributions"][:2]:
+        label = "positive" if a["label"] == 1 else "negative"
+        pred = "positive" if a["pred"] == 1 else "negative"
+        out.append(f"In \"{a['text'][:90]}\" (true {label}, predicted {pred}, P(positive) = "
+                   f"{a['prob_positive']:.2f}), the word pushing most towards positive is "
+                   f"'{a['top_positive']}' and towards negative '{a['top_negative']}' (gradient x input).")
+    sums = [(a["sum_of_attributions"], a["score"]) for a in m["attributions"] if "score" in a]
+    if sums:
+        err = float(np.median([abs(t - sc) / max(abs(sc), 1e-12) for t, sc in sums]))
+        head = (f"Summed over a text, the word attributions differ from the score s = z_pos - z_neg itself by "
+                f"{100 * err:.0f}% (median over {len(sums)} texts)")
+        if err <= SUM_TOLERANCE:
+            out.append(head + f", within {100 * SUM_TOLERANCE:.0f}%: here they nearly add up to the score, as "
+                       "they would exactly for a linear model.")
+        else:
+            out.append(head + f", more than {100 * SUM_TOLERANCE:.0f}%: they do not add up to the score (they "
+                       "would exactly for a linear model), so for this LSTM they are a local, first-order "
+                       "picture, not a decomposition of s.")
+    return out
+
+
+def sentiment_observations(m: Mapping) -> list[str]:
+    """Sentences about the BiLSTM sentiment classifier (``metrics["sentiment"]``)."""
+    n, acc = m["test_size"], m["test_accuracy_mean"]
+    seeds = len(m["test_accuracy_seeds"])
+    spread = f" ± {_pct(m['test_accuracy_std'])} over {seeds} seeds" if seeds > 1 else ""
+    first = (f"On the {n} held-out {m['unit']} ({m['source']}), the BiLSTM is right {_pct(acc)}{spread} "
+             f"(training accuracy {_pct(m['train_accuracy'])}); " + chance_sentence(acc, n))
+    return [first, _train_gap_sentence(m), _baseline_sentence(m), *_negation_sentence(m),
+            *_attribution_sentences(m)]
+
+
+# ----------------------------------------------------------------------------------------------
+# 7. Comparison
+# ----------------------------------------------------------------------------------------------
+
+
+def _reach(row: Mapping, lengths: list, T: int) -> float:
+    return row["reach"][lengths.index(T)]
+
+
+def _cost_sentences(m: Mapping, rows: Mapping) -> list[str]:
+    rnn, lstm, gru, bi = rows["RNN"], rows["LSTM"], rows["GRU"], rows["BiLSTM"]
+    t_ratio = lstm["time_per_step_us"] / rnn["time_per_step_us"]
+    mac_ratio = lstm["macs_per_step"] / rnn["macs_per_step"]
+    return [
+        (f"At input {m['input_size']} and hidden {m['hidden_size']}, the LSTM has "
+         f"{lstm['parameters'] / rnn['parameters']:.1f}x the RNN's parameters ({lstm['parameters']} vs "
+         f"{rnn['parameters']}), the GRU {gru['parameters'] / rnn['parameters']:.1f}x and the BiLSTM "
+         f"{bi['parameters'] / rnn['parameters']:.1f}x: the count scales with the number of weight blocks G."),
+        (f"Measured on this machine (one thread, batch {m['timing_batch']}), a forward step takes "
+         + ", ".join(f"{r['time_per_step_us']:.1f} µs for the {name}" for name, r in rows.items())
+         + f"; the LSTM takes {t_ratio:.1f}x the RNN's time for {mac_ratio:.0f}x its multiply-adds"
+         + (", so fixed per-step overheads dominate at this size." if t_ratio < OVERHEAD * mac_ratio else ".")),
+    ]
+
+
+def _reach_sentences(m: Mapping, rows: Mapping) -> list[str]:
+    lengths = list(m["lengths"])
+    T_max, T_min = max(lengths), min(lengths)
+    rnn, lstm, gru, bi = rows["RNN"], rows["LSTM"], rows["GRU"], rows["BiLSTM"]
+
+    def reach(r: Mapping, T: int) -> float:
+        return _reach(r, lengths, T)
+
+    ranked = sorted(("RNN", "LSTM", "GRU"), key=lambda k: reach(rows[k], T_max), reverse=True)
+    falling = [k for k in ("RNN", "LSTM", "GRU") if reach(rows[k], T_max) < reach(rows[k], T_min)]
+    trend = ("falls with length for every unidirectional model" if len(falling) == 3 else
+             f"falls with length for {', '.join(falling) or 'none of them'}")
+    weakest = bi["weakest_position"][lengths.index(T_max)]
+    fl = bi["first_last"][lengths.index(T_max)]
+    ends = ("so its first and last inputs get gradients of the same order" if ENDS_BAND[0] <= fl <= ENDS_BAND[1]
+            else "yet its first and last inputs get gradients of different orders")
+    return [
+        (f"Untrained (PyTorch's default initialisation), the weakest input gradient relative to the strongest "
+         f"{trend}: the RNN's from {reach(rnn, T_min):.1e} at T = {T_min} to "
+         f"{reach(rnn, T_max):.1e} at T = {T_max}, the LSTM's from {reach(lstm, T_min):.1e} to "
+         f"{reach(lstm, T_max):.1e}, the GRU's from {reach(gru, T_min):.1e} to {reach(gru, T_max):.1e}; "
+         f"at T = {T_max} the unidirectional models rank {' > '.join(ranked)}."),
+        (f"The BiLSTM's summary [h_T^f; h_1^b] reads both ends, {ends} (ratio {fl:.2f} at T = {T_max}); "
+         f"its weakest input is t = {weakest} of {T_max}, where the weakest/strongest ratio is "
+         f"{reach(bi, T_max):.1e} against the LSTM's {reach(lstm, T_max):.1e}."),
+    ]
+
+
+def forget_bias_sentence(m: Mapping, rows: Mapping) -> str:
+    """The LSTM with its forget gate opened at the start against the default LSTM."""
+    lengths = list(m["lengths"])
+    T_max = max(lengths)
+    fb = m["forget_bias_reach"][lengths.index(T_max)]
+    factor = fb / max(_reach(rows["LSTM"], lengths, T_max), 1e-300)
+    head = f"With its forget gate opened at the start (bias {m['forget_bias']:g}, f close to 1) the LSTM "
+    if factor >= FACTOR_BAND:
+        return head + (f"keeps a ratio of {fb:.2f} at T = {T_max}, {factor:.1e} times the default LSTM's: the "
+                       "cell-state path carries gradient only while f stays near 1, which training (or this "
+                       "initialisation) must arrange.")
+    if factor <= 1 / FACTOR_BAND:
+        return head + (f"reaches a ratio of only {fb:.2e} at T = {T_max}, {factor:.1e} times the default "
+                       "LSTM's: here opening the forget gate did not carry the gradient further back.")
+    return head + (f"reaches a ratio of {fb:.2e} at T = {T_max}, {factor:.2f} times the default LSTM's "
+                   f"(within a factor of {FACTOR_BAND:g}): about as much gradient as the default at this length.")
+
+
+def comparison_observations(m: Mapping) -> list[str]:
+    """Sentences about the comparison table (``metrics["comparison"]``)."""
+    rows = {r["model"]: r for r in m["rows"]}
+    return [*_cost_sentences(m, rows), *_reach_sentences(m, rows), forget_bias_sentence(m, rows)]
+
+
+PARTS = (("counting", counting_observations), ("forward_pass", forward_pass_observations),
+         ("toy", toy_observations), ("monotonic", monotonic_observations),
+         ("sentiment", sentiment_observations), ("comparison", comparison_observations))
+
+
+def observations(metrics: Mapping[str, Any], config: Any = None) -> list[str]:
+    """All the section's sentences, part by part (parts missing from ``metrics`` are skipped)."""
+    out: list[str] = []
+    for key, fn in PARTS:
+        if key in metrics:
+            out.extend(fn(metrics[key]))
+    return out
