@@ -22,7 +22,6 @@ different vectors.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,32 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
+# The one tokenizer of the lab, kept importable here as ``rnnlab.data.glove.tokenize``.
+from rnnlab.data.text import tokenize  # noqa: F401
 from rnnlab.errors import DataError, ShapeError
 
 EMB_FILE = "glove_6B_50d_emb.npy"
 INDEX_FILE = "glove_6B_index.parquet"
 DEFAULT_OOV_SEED = 0
 
-# Lower-case text split into words and punctuation, GloVe-style: "isn't" -> "is", "n't";
-# "man's" -> "man", "'s"; "region-based" -> "region", "-", "based"; "?" is its own token.
-_TOKEN_RE = re.compile(r"[a-z0-9]+(?=n't)|n't|'[a-z]+|[a-z0-9]+(?:\.[0-9]+)?|[^\sa-z0-9]")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case ``text`` and split it into words and punctuation marks.
-
-    Punctuation marks (``?``, ``,``, ``-``...) are tokens of their own, so a question keeps its
-    final ``?``; English clitics are split as in GloVe's vocabulary (``isn't`` -> ``is``,
-    ``n't``; ``cat's`` -> ``cat``, ``'s``); decimal numbers stay whole.
-
-    Examples
-    --------
-    >>> tokenize("What color is the cat's nose?")
-    ['what', 'color', 'is', 'the', 'cat', "'s", 'nose', '?']
-    """
-    if not isinstance(text, str):
-        raise DataError(f"expected text (str) to tokenise, found {type(text).__name__}")
-    return _TOKEN_RE.findall(text.lower().replace("\u2019", "'"))
 
 
 def default_root() -> Path:

@@ -7,9 +7,21 @@ Which weights are used, in this order (:func:`resolve_weights`):
 2. The torch hub cache: ``$TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth``
    (``torch.hub.get_dir()``), where torchvision keeps ``ResNet18_Weights.IMAGENET1K_V1``.
 3. A download of that file into the hub cache, when allowed and the server answers.
-4. An untrained ResNet18 (seeded random initialisation), only when allowed. Everything that
-   uses its features must then say "untrained CNN": :attr:`WeightsInfo.pretrained` is False
-   and :func:`cnn_label` gives the words.
+4. An untrained ResNet18 (seeded random initialisation), only when allowed.
+
+Weights are called ImageNet weights only when verified. torchvision names its weight files
+``<model>-<first 8 hex digits of the file's SHA-256>.pth``; for ResNet18 that is
+``resnet18-f37072fd.pth``, and ``torch.hub``'s ``check_hash`` verifies exactly this prefix on
+download. :func:`resolve_weights` computes the SHA-256 of whatever file it uses and gives it the
+status (:attr:`WeightsInfo.status`):
+
+- ``"imagenet-verified"``: the SHA-256 starts with ``f37072fd`` (torchvision's
+  ``ResNet18_Weights.IMAGENET1K_V1``), wherever the file came from;
+- ``"user-supplied"``: any other loadable file (a file in the hub cache included: a name is not a
+  proof). Its classifier's labels are shown, but never called ImageNet-trained;
+- ``"untrained"``: no file; every use of its features says "untrained CNN".
+
+:func:`cnn_label` gives the words every caption and sentence uses for each status.
 
 Images get torchvision's standard ImageNet preprocessing (resize to 256, centre crop 224,
 normalise with the ImageNet mean and std), whatever the weights.
@@ -35,7 +47,15 @@ RESNET18_HASH_PREFIX = "f37072fd"  # torchvision's file names carry the SHA-256 
 FEATURE_DIM = 512
 GRID_SIZE = 7
 PRETRAINED_LABEL = "ResNet18 with ImageNet weights"
+USER_SUPPLIED_LABEL = "ResNet18 with user-supplied weights, not verified as ImageNet"
 UNTRAINED_LABEL = "untrained CNN"
+VERIFIED, USER_SUPPLIED, UNTRAINED = "imagenet-verified", "user-supplied", "untrained"
+WEIGHTS_STATUSES = (VERIFIED, USER_SUPPLIED, UNTRAINED)
+STATUS_LABELS = {
+    VERIFIED: PRETRAINED_LABEL,
+    USER_SUPPLIED: USER_SUPPLIED_LABEL,
+    UNTRAINED: UNTRAINED_LABEL,
+}
 
 
 @dataclass(frozen=True)
@@ -44,8 +64,8 @@ class WeightsInfo:
 
     Attributes
     ----------
-    pretrained : bool
-        True for ImageNet (or user-given) weights, False for the untrained network.
+    status : {"imagenet-verified", "user-supplied", "untrained"}
+        See the module docstring: ImageNet only when the file's SHA-256 prefix matches.
     source : {"explicit", "hub-cache", "download", "untrained"}
     path : str or None
         The weights file (None when untrained).
@@ -57,26 +77,52 @@ class WeightsInfo:
         Seed of the random initialisation (used when untrained).
     """
 
-    pretrained: bool
+    status: str
     source: str
     path: str | None = None
     sha256: str | None = None
     tried: tuple[str, ...] = field(default_factory=tuple)
     seed: int = 0
 
+    @property
+    def pretrained(self) -> bool:
+        """Verified ImageNet weights (the SHA-256 prefix of torchvision's file)."""
+        return self.status == VERIFIED
+
+    @property
+    def from_file(self) -> bool:
+        """Weights read from a file (verified or not): the classifier has labels to show."""
+        return self.status != UNTRAINED
+
     def describe(self) -> str:
         """One line for the report's settings."""
-        if self.pretrained:
-            return f"{PRETRAINED_LABEL} ({self.source}: {self.path})"
+        if self.from_file:
+            return f"{cnn_label(self.status)} ({self.source}: {self.path})"
         return (
             f"{UNTRAINED_LABEL}: ResNet18 with random weights (seed {self.seed}); no ImageNet "
             f"weights found ({'; '.join(self.tried) or 'none tried'})"
         )
 
 
-def cnn_label(pretrained: bool) -> str:
-    """The words every figure title, caption and observation uses for the image features."""
-    return PRETRAINED_LABEL if pretrained else UNTRAINED_LABEL
+def cnn_label(status: str) -> str:
+    """The words every figure title, caption and observation uses for the image features.
+
+    ``status`` is a :attr:`WeightsInfo.status` (see the module docstring).
+    """
+    if status not in STATUS_LABELS:
+        raise DataError(f"expected a weights status in {WEIGHTS_STATUSES}, found {status!r}")
+    return STATUS_LABELS[status]
+
+
+def weights_status(sha256: str) -> str:
+    """``"imagenet-verified"`` when ``sha256`` starts with torchvision's prefix, else
+    ``"user-supplied"`` (the prefix is what ``torch.hub``'s ``check_hash`` verifies)."""
+    return VERIFIED if sha256.lower().startswith(RESNET18_HASH_PREFIX) else USER_SUPPLIED
+
+
+def _from_file(path: Path, source: str, tried: Sequence[str], seed: int) -> WeightsInfo:
+    digest = sha256_of(path)
+    return WeightsInfo(weights_status(digest), source, str(path), digest, tuple(tried), seed)
 
 
 def hub_checkpoint_path() -> Path:
@@ -163,18 +209,16 @@ def resolve_weights(
         path = Path(cnn_weights).expanduser()
         if not path.is_file():
             raise DataError(f"expected a weights file at --cnn-weights {path}, found none")
-        return WeightsInfo(True, "explicit", str(path.resolve()), sha256_of(path), (), seed)
+        return _from_file(path.resolve(), "explicit", (), seed)
     cached = hub_checkpoint_path()
     if cached.is_file():
-        return WeightsInfo(True, "hub-cache", str(cached), sha256_of(cached), (), seed)
+        return _from_file(cached, "hub-cache", (), seed)
     tried.append(f"hub cache {cached}: not found")
     if allow_download:
         if server_reachable():
             try:
                 download_weights(cached, progress=progress)
-                return WeightsInfo(
-                    True, "download", str(cached), sha256_of(cached), tuple(tried), seed
-                )
+                return _from_file(cached, "download", tried, seed)
             except Exception as exc:  # noqa: BLE001 - network errors come in many types
                 tried.append(f"download {RESNET18_URL}: {type(exc).__name__}: {exc}")
         else:
@@ -184,22 +228,36 @@ def resolve_weights(
     if not allow_untrained:
         raise DataError(
             "expected ResNet18 ImageNet weights (--cnn-weights PATH, or "
-            f"{cached}), found none ({'; '.join(tried)}); pass --allow-untrained-cnn to run "
+            f"{cached}), found none ({'; '.join(tried)}); pass --cnn-fallback untrained to run "
             "with an untrained CNN"
         )
-    return WeightsInfo(False, "untrained", None, None, tuple(tried), seed)
+    return WeightsInfo(UNTRAINED, "untrained", None, None, tuple(tried), seed)
+
+
+def _one_line_load_error(exc: Exception) -> str:
+    """A one-line reason from torch.load's (often multi-line, advice-giving) error."""
+    import pickle
+
+    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc):
+        return (
+            "a file that is not a plain state dict of tensors (refused by "
+            "torch.load(weights_only=True), which runs no code from the file)"
+        )
+    first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def load_state_dict_file(path: str | Path) -> dict:
     """Read a state dict from ``.safetensors`` or a ``torch.save`` file (``weights_only=True``).
 
     A checkpoint that wraps the weights in ``{"state_dict": ...}`` or ``{"model": ...}`` is
-    unwrapped.
+    unwrapped. Pickled code is never run: ``.pth`` files are read with ``weights_only=True``.
 
     Raises
     ------
     DataError
-        When the file cannot be read as a state dict.
+        One line naming the file: when it cannot be read as a dict of tensors, or when a tensor
+        holds NaN or infinity.
     """
     import torch
 
@@ -213,14 +271,39 @@ def load_state_dict_file(path: str | Path) -> dict:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling and format errors have many types
         raise DataError(
-            f"expected a state dict in {path}, found {type(exc).__name__}: {exc}"
+            f"expected a state dict in {path}, found {_one_line_load_error(exc)}"
         ) from None
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise DataError(f"expected a dict of tensors in {path}, found {type(state).__name__}")
+    bad = [
+        k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+    if bad:
+        raise DataError(
+            f"expected finite weights in {path}, found NaN or infinity in {len(bad)} tensor(s) "
+            f"(first: {bad[0]})"
+        )
     return state
+
+
+def _misfit(expected: dict, state: dict) -> str:
+    """Why ``state`` does not fit the model's ``expected`` state dict (one line), or ""."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} instead of {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    parts = []
+    for what, items in (("missing keys", missing), ("unexpected keys", unexpected),
+                        ("wrong shapes", shapes)):
+        if items:
+            parts.append(f"{len(items)} {what} (first: {items[0]})")
+    return "; ".join(parts)
 
 
 def build_resnet18(weights: WeightsInfo):
@@ -229,7 +312,8 @@ def build_resnet18(weights: WeightsInfo):
     Raises
     ------
     DataError
-        When the weights file does not fit ResNet18 (missing or unexpected keys, wrong shapes).
+        One line, when the weights file does not fit ResNet18 (missing or unexpected keys, wrong
+        shapes) or cannot be read (see :func:`load_state_dict_file`).
     """
     import torch
     from torchvision.models import resnet18
@@ -239,14 +323,13 @@ def build_resnet18(weights: WeightsInfo):
         model = resnet18(weights=None)
     if weights.path is not None:
         state = load_state_dict_file(weights.path)
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            first = str(exc).splitlines()[0:2]
+        why = _misfit(model.state_dict(), state)
+        if why:
             raise DataError(
                 f"expected ResNet18 weights in {weights.path}, found a state dict that does not "
-                f"fit: {' '.join(s.strip() for s in first)}"
-            ) from None
+                f"fit: {why}"
+            )
+        model.load_state_dict(state, strict=True)
     return model.eval()
 
 
@@ -268,14 +351,16 @@ class ImageFeatures:
     grid : (N, 7, 7, 512) float32
         The last convolutional block's output, channels last.
     probs : (N, 1000) float32
-        Softmax over the ImageNet classes (meaningless when ``pretrained`` is False).
-    pretrained : bool
+        Softmax over the classifier's 1000 classes (meaningless when ``from_file`` is False).
+    from_file : bool
+        The weights came from a file (ImageNet-verified or user-supplied), so the classifier's
+        labels mean what that file's classifier learned.
     """
 
     pooled: np.ndarray
     grid: np.ndarray
     probs: np.ndarray
-    pretrained: bool
+    from_file: bool
 
     def top_k(self, k: int = 5) -> list[list[tuple[str, float]]]:
         """The k most probable ImageNet labels of each image, ``[(label, prob), ...]``.
@@ -285,7 +370,7 @@ class ImageFeatures:
         DataError
             When the CNN is untrained (its labels mean nothing).
         """
-        if not self.pretrained:
+        if not self.from_file:
             raise DataError(
                 f"expected ImageNet weights for top-{k} labels, found an {UNTRAINED_LABEL}"
             )
@@ -302,7 +387,7 @@ def concat_features(parts: Sequence[ImageFeatures]) -> ImageFeatures:
         pooled=np.concatenate([p.pooled for p in parts]),
         grid=np.concatenate([p.grid for p in parts]),
         probs=np.concatenate([p.probs for p in parts]),
-        pretrained=parts[0].pretrained,
+        from_file=parts[0].from_file,
     )
 
 
@@ -323,7 +408,7 @@ def preprocess(images: Sequence[np.ndarray]):
 
 
 def extract_features(
-    model, images: Sequence[np.ndarray], pretrained: bool, batch_size: int = 16, device: str = "cpu"
+    model, images: Sequence[np.ndarray], from_file: bool, batch_size: int = 16, device: str = "cpu"
 ) -> ImageFeatures:
     """Run ResNet18 up to the pooled features and the classifier.
 
@@ -331,7 +416,7 @@ def extract_features(
     ----------
     model : torchvision ResNet
     images : sequence of (H, W, 3) uint8 arrays
-    pretrained : bool
+    from_file : bool
         Recorded in the result, so every later use knows whether to say "untrained CNN".
     """
     import torch
@@ -354,5 +439,5 @@ def extract_features(
         pooled=np.concatenate(pooled).astype(np.float32),
         grid=np.concatenate(grids).astype(np.float32),
         probs=np.concatenate(probs).astype(np.float32),
-        pretrained=pretrained,
+        from_file=from_file,
     )

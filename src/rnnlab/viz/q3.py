@@ -49,11 +49,14 @@ def plot_image_grid(
     images: Sequence[np.ndarray],
     labels: Sequence[str],
     top5: Sequence[Sequence[tuple[str, float]]] | None,
-    pretrained: bool,
+    heading: str,
     n_questions: Sequence[int],
     max_images: int = 24,
 ) -> plt.Figure:
-    """Thumbnails of the images with their name, question count and (pretrained) top label."""
+    """Thumbnails of the images with their name, question count and (when given) top label.
+
+    ``heading`` says where the labels come from (e.g. "untrained CNN: no ImageNet labels").
+    """
     n = min(len(images), max_images)
     cols = min(6, n)
     rows = int(np.ceil(n / cols))
@@ -68,12 +71,7 @@ def plot_image_grid(
             name, p = top5[k][0]
             title += f"\n{_short(name, 22)} {p:.2f}"
         ax.set_title(title, fontsize=8)
-    head = (
-        "ImageNet top-1 label under each image"
-        if pretrained
-        else ("untrained CNN: no ImageNet labels")
-    )
-    fig.suptitle(f"The images of the question set ({head})")
+    fig.suptitle(f"The images of the question set ({heading})")
     fig.tight_layout()
     return fig
 

@@ -1,0 +1,378 @@
+"""Every sentence of Q3: observations, figure captions and the fixed descriptions of the maps.
+
+All are functions of the numbers Q3 saved in ``metrics.json`` (see
+:mod:`rnnlab.experiments.q3`), tested with fabricated numbers on both sides of every threshold.
+The rules:
+
+- a difference between two encoders is "larger than the seed-to-seed spread" when the gap
+  between their means exceeds the sum of their standard deviations (:func:`compare_sentence`);
+- image-question retrieval is "better than chance" when the pooled permutation p-value is below
+  :data:`P_THRESHOLD`; otherwise it is "not distinguishable from chance at this sample size"
+  (not rejecting chance is no proof of chance);
+- an encoder "barely notices word order" when its mean order sensitivity is below
+  :data:`ORDER_INSENSITIVE`;
+- the image features are named by the weights' status (:func:`rnnlab.models.cnn.cnn_label`):
+  ImageNet only when the file's SHA-256 prefix was verified.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+P_THRESHOLD = 0.05
+ORDER_INSENSITIVE = 0.1
+IMAGENET_HASH_PREFIX = "f37072fd"
+
+STATUS_LABELS = {
+    "imagenet-verified": "ResNet18 with ImageNet weights",
+    "user-supplied": "ResNet18 with user-supplied weights, not verified as ImageNet",
+    "untrained": "untrained CNN",
+}
+
+FUSION_MAP = (
+    "seeded random orthonormal projections: question embeddings (H) and pooled image features "
+    "(512) are each centred over the set, projected to K dimensions by a random matrix with "
+    "orthonormal rows (seed = encoder seed) and normalised; similarity = cosine. Nothing is "
+    "fitted to image-question pairs."
+)
+GROUNDED_MAP = (
+    "grounded reference: image -> sum over classifier classes of p(class | image) x mean GloVe "
+    "vector of the class name; question -> mean GloVe vector of its words; both centred over "
+    "the set; similarity = cosine"
+)
+
+METRIC_LABELS = {
+    "trajectory_length": "trajectory length (sum of ||h_t - h_t-1||)",
+    "step_length": "mean step length ||h_t - h_t-1||",
+    "straightness": "straightness ||h_T - h_1|| / length",
+    "consecutive_cosine": "cosine between consecutive states",
+    "var_explained_2pc": "variance explained by 2 PCs",
+    "participation_ratio": "participation ratio (effective dimensions)",
+    "norm_first": "||h_1|| (first word)",
+    "norm_last": "||h_T|| (last word)",
+    "norm_growth": "norm growth ||h_T|| / ||h_1||",
+    "question_distance": "mean 1 - cos between two questions",
+    "order_sensitivity": "word-order sensitivity (shuffled / unrelated)",
+    "one_word_sensitivity": "one-word-change sensitivity (changed / unrelated)",
+}
+
+
+def fmt(x: Any) -> str:
+    """A number in 3 significant digits (small ones in scientific notation), "n/a" if missing."""
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        return "n/a"
+    return f"{x:.3g}" if abs(x) >= 0.01 or x == 0 else f"{x:.2e}"
+
+
+def _capital(text: str) -> str:
+    return text[0].upper() + text[1:]
+
+
+def weights_status(cnn: dict[str, Any]) -> str:
+    """The weights status of ``metrics["cnn"]`` (older results: from ``pretrained``)."""
+    status = cnn.get("weights_status")
+    if status in STATUS_LABELS:
+        return status
+    return "imagenet-verified" if cnn.get("pretrained") else "untrained"
+
+
+def cnn_words(cnn: dict[str, Any]) -> str:
+    """How captions and sentences name the image features."""
+    return STATUS_LABELS[weights_status(cnn)]
+
+
+def better_than_chance(r: dict[str, Any]) -> bool:
+    """The verdict of the pooled permutation test of a retrieval result."""
+    p = r["pooled_p_value"]
+    return isinstance(p, (int, float)) and p < P_THRESHOLD
+
+
+# --------------------------------------------------------------------------------------------
+# Observations
+# --------------------------------------------------------------------------------------------
+
+
+def compare_sentence(label: str, stats: dict[str, dict[str, Any]], meaning: str = "") -> str:
+    """One sentence ranking the encoders on a measure, with the seed-to-seed spread.
+
+    ``stats`` maps encoder -> {"mean", "std", "per_seed"}. The gap between the first and the
+    second is called larger than the spread when it exceeds the sum of their standard deviations.
+    """
+    items = [(c, s) for c, s in stats.items() if fmt(s.get("mean")) != "n/a"]
+    if not items:
+        return f"{_capital(label)}: not measured."
+    items.sort(key=lambda cs: -cs[1]["mean"])
+    n_seeds = max(len(s.get("per_seed", [])) for _, s in items)
+    listed = ", ".join(f"{c} {fmt(s['mean'])} ± {fmt(s['std'])}" for c, s in items)
+    text = f"{_capital(label)}: {listed}"
+    if len(items) >= 2:
+        (top, a), (second, b) = items[0], items[1]
+        gap = a["mean"] - b["mean"]
+        if n_seeds < 2:
+            text += f"; {top} is highest (one seed: no spread measured)"
+        elif gap > a["std"] + b["std"]:
+            text += f"; {top} is highest, ahead of {second} by more than the seed-to-seed spread"
+        else:
+            text += (
+                f"; {top} and {second} differ by {fmt(gap)}, within the seed-to-seed "
+                f"spread, so neither is clearly higher"
+            )
+    if meaning:
+        text += f" ({meaning})"
+    return text + "."
+
+
+def retrieval_sentence(name: str, r: dict[str, Any], n_images: int) -> str:
+    """One sentence on retrieval against chance, verdict from the pooled permutation test."""
+    p = r["pooled_p_value"]
+    if better_than_chance(r):
+        verdict = f"better than chance (permutation test p = {p:.3f})"
+    else:
+        verdict = (
+            f"not distinguishable from chance at this sample size (permutation test p = {p:.2f})"
+        )
+    text = (
+        f"{name}: the image a question was written about ranks {fmt(r['mean_rank']['mean'])} on "
+        f"average among {n_images} images (chance {fmt(r['chance_mean_rank'])}), top-1 "
+        f"{100 * r['top1']['mean']:.0f}% (chance {100 * r['chance_top1']:.0f}%): {verdict}"
+    )
+    seeds, at_chance = r["n_seeds"], r["seeds_at_chance"]
+    if seeds > 1:
+        text += (
+            f"; {seeds - at_chance} of {seeds} seeds pass p < {P_THRESHOLD:g} on their own, where "
+            f"chance alone passes about 1 in {round(1 / P_THRESHOLD)}"
+        )
+    return text + "."
+
+
+def data_sentence(metrics: dict[str, Any]) -> str:
+    data, glove = metrics["dataset"], metrics["glove"]
+    return (
+        f"{data['n_questions']} questions about {data['n_images']} images "
+        f"({data['name']}); {glove['n_oov']} of {glove['n_tokens']} question tokens "
+        f"({100 * glove['oov_rate']:.1f}%) are not in GloVe's 400k vocabulary and got fixed "
+        f"seeded vectors."
+    )
+
+
+def _better(metrics: dict[str, Any]) -> list[str]:
+    """The encoders whose fusion retrieval is better than chance."""
+    enc = metrics["fusion"]["encoders"]
+    return [c for c in enc if better_than_chance(enc[c])]
+
+
+def cnn_sentence(metrics: dict[str, Any]) -> str:
+    """Which weights gave the image features, and what that allows the later sentences to say."""
+    cnn = metrics["cnn"]
+    status = weights_status(cnn)
+    top = cnn.get("top1") or {}
+    shown = "; ".join(f"{img}: {lab} ({p:.2f})" for img, (lab, p) in list(top.items())[:4])
+    if status == "imagenet-verified":
+        return (
+            f"Image features come from ResNet18 with ImageNet weights ({cnn['source']}; the "
+            f"file's SHA-256 starts with {IMAGENET_HASH_PREFIX}, torchvision's published prefix); "
+            f"top-1 ImageNet labels, as a sanity check: {shown}."
+        )
+    if status == "user-supplied":
+        return (
+            f"Image features come from ResNet18 with user-supplied weights, not verified as "
+            f"ImageNet ({cnn['source']}; the file's SHA-256 does not start with "
+            f"{IMAGENET_HASH_PREFIX}, torchvision's published prefix); top-1 labels of its "
+            f"classifier: {shown or 'none'}."
+        )
+    better = _better(metrics)
+    text = (
+        "Image features come from an untrained CNN (ResNet18 with random weights: no ImageNet "
+        "weights were found), so every image-question similarity below measures a random network"
+    )
+    if better:
+        return text + (
+            f"; where a match is better than chance ({', '.join(better)}), it rests on what "
+            "random convolutions keep of the pixels (colour, texture, layout), not on a learned "
+            "notion of what the images show."
+        )
+    return text + (
+        "; no encoder matches questions to their images better than chance (below), consistent "
+        "with features that carry no learned notion of what the images show."
+    )
+
+
+def encoder_sentences(metrics: dict[str, Any]) -> list[str]:
+    """The encoder comparison, one sentence per measure, plus word-order insensitivity."""
+    enc = metrics["encoders"]
+    cells = list(enc)
+
+    def stats(key: str) -> dict[str, dict[str, Any]]:
+        return {c: enc[c][key] for c in cells}
+
+    distance = {
+        c: {"mean": 1.0 - s["mean"], "std": s["std"], "per_seed": s["per_seed"]}
+        for c, s in stats("question_distance").items()
+    }
+    obs = [
+        compare_sentence("cosine between consecutive hidden states", stats("consecutive_cosine"),
+                         "near 1: each word nudges the state; near 0: each word replaces it"),
+        compare_sentence("mean step length ||h_t - h_t-1|| per word", stats("step_length"),
+                         "how far one word moves the state"),
+        compare_sentence(
+            "variance of all hidden states explained by two principal components",
+            stats("var_explained_2pc"),
+            "high: the trajectories are nearly flat, the PCA plot shows most of the motion",
+        ),
+        compare_sentence("participation ratio (effective number of dimensions used)",
+                         stats("participation_ratio")),
+        compare_sentence("norm growth ||h_T|| / ||h_1|| over a question", stats("norm_growth")),
+        compare_sentence("mean cosine between the final states of two different questions",
+                         distance, "near 1: the question embeddings hardly tell questions apart"),
+        compare_sentence(
+            "word-order sensitivity (shift of the final state when the words are shuffled, "
+            "relative to the distance between two unrelated questions)",
+            stats("order_sensitivity"),
+            "1 = a shuffled question is as far as an unrelated one",
+        ),
+        compare_sentence("one-word-change sensitivity (same scale)", stats("one_word_sensitivity")),
+    ]
+    insensitive = [
+        c for c in cells
+        if fmt(enc[c]["order_sensitivity"]["mean"]) != "n/a"
+        and enc[c]["order_sensitivity"]["mean"] < ORDER_INSENSITIVE
+    ]
+    if insensitive:
+        obs.append(
+            f"{', '.join(insensitive)} barely notices word order: shuffling moves its final "
+            f"state by less than a tenth of the distance between unrelated questions."
+        )
+    return obs
+
+
+def fusion_sentences(metrics: dict[str, Any]) -> list[str]:
+    """Retrieval per encoder, the summary over encoders, and the grounded reference."""
+    fusion, cnn = metrics["fusion"], metrics["cnn"]
+    n_images, words = fusion["n_images"], cnn_words(cnn)
+    cells = list(fusion["encoders"])
+    obs = [
+        retrieval_sentence(f"Fusion with the {c} encoder ({words})", fusion["encoders"][c], n_images)
+        for c in cells
+    ]
+    better = _better(metrics)
+    n_questions = metrics["dataset"]["n_questions"]
+    if not better:
+        obs.append(
+            f"Without training, the random shared space does not match questions to their images "
+            f"measurably better than chance for any encoder: with {n_questions} questions about "
+            f"{n_images} images the ranks are not distinguishable from random guessing (which "
+            f"does not show that they are random; a larger set could detect a small effect)."
+        )
+    elif len(better) < len(cells):
+        rest = [c for c in cells if c not in better]
+        obs.append(
+            f"Even without training, the random shared space matches questions to their images "
+            f"better than chance for {', '.join(better)}, but not distinguishably so for "
+            f"{', '.join(rest)}."
+        )
+    else:
+        obs.append(
+            "Even without training, the random shared space matches questions to their images "
+            "better than chance for every encoder."
+        )
+    grounded = metrics.get("grounded")
+    if grounded:
+        obs.append(retrieval_sentence(
+            f"Grounded reference (classifier label probabilities of the {words} and GloVe label "
+            f"vectors vs. the question's mean word vector)", grounded, n_images))
+    else:
+        obs.append(
+            "No grounded reference: it maps images to words through the classifier's label "
+            "probabilities, which an untrained CNN does not have."
+        )
+    return obs
+
+
+def observations(metrics: dict[str, Any]) -> list[str]:
+    """The sentences of the section, computed from ``metrics`` only."""
+    return [
+        data_sentence(metrics),
+        cnn_sentence(metrics),
+        *encoder_sentences(metrics),
+        *fusion_sentences(metrics),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Captions
+# --------------------------------------------------------------------------------------------
+
+
+def image_caption(cnn: dict[str, Any], n_images: int, n_shown: int) -> str:
+    head = f"The {n_images} images" if n_shown == n_images else (
+        f"The first {n_shown} of {n_images} images")
+    status = weights_status(cnn)
+    if status == "imagenet-verified":
+        tail = "top ImageNet label of the ResNet18 with ImageNet weights under each image."
+    elif status == "user-supplied":
+        tail = (f"top label of the classifier of the {STATUS_LABELS[status]} under each image.")
+    else:
+        tail = "no ImageNet labels shown: untrained CNN."
+    return f"{head} and their number of questions; {tail}"
+
+
+def image_grid_heading(cnn: dict[str, Any]) -> str:
+    status = weights_status(cnn)
+    if status == "imagenet-verified":
+        return "ImageNet top-1 label under each image"
+    if status == "user-supplied":
+        return "top-1 label of user-supplied weights, not verified as ImageNet"
+    return "untrained CNN: no ImageNet labels"
+
+
+def subset_words(n_images: int, n_shown: int) -> str:
+    return "" if n_shown == n_images else (
+        f" (the first {n_shown} of {n_images} images and their questions)")
+
+
+def captions(metrics: dict[str, Any], n_shown_images: int, n_heatmap_questions: int) -> dict[str, str]:
+    """The caption of every Q3 figure, by figure name."""
+    cnn, seeds = metrics["cnn"], metrics["seeds"]
+    M = metrics["fusion"]["n_images"]
+    tag = f"({cnn_words(cnn)})"
+    subset = subset_words(M, n_shown_images)
+    out = {
+        "images": image_caption(cnn, M, n_shown_images),
+        "pca_trajectories": (
+            "Hidden-state trajectories of example questions in the first two principal components "
+            "(one PCA basis per encoder, fitted on the states of all questions; "
+            f"seed {seeds[0]}); arrows follow word order, grey dots are all states."),
+        "word_similarity": ("Cosine similarity between the hidden states after each word of a "
+                            f"question, per encoder (seed {seeds[0]})."),
+        "question_similarity": (
+            "Cosine similarity between the final states (question embeddings)"
+            f" of {n_heatmap_questions} questions, grouped by image, per encoder (seed {seeds[0]})."),
+        "norm_growth": ("Hidden-state norm ||h_t|| against word position (mean and standard "
+                        "deviation over the questions that reach that position; "
+                        f"seed {seeds[0]})."),
+        "encoder_metrics": ("The measures behind the encoder comparison: mean and standard "
+                            f"deviation over {len(seeds)} initialisation seeds."),
+        "fusion_heatmap": (f"Image-question cosine similarity in the shared space {tag}, per "
+                           f"encoder{subset}; boxes mark each question's own image. "
+                           f"Map: {FUSION_MAP}"),
+        "fusion_bars": (f"Cosine similarity of example questions with every image{subset} {tag}, "
+                        "per encoder; the question's own image is outlined in black."),
+        "retrieval": (
+            f"Rank of each question's own image among the {M} images (mean and spread over seeds) "
+            f"and top-1 rate, against chance (dashed) {tag}"
+            + ("; the grounded reference uses the classifier's labels and GloVe."
+               if metrics.get("grounded") else ".")),
+        "region_similarity": (f"Cosine of each cell of the 7x7 ResNet18 feature grid {tag} with "
+                              "the question, in the same shared space: where in the image the "
+                              "fused question 'looks'."),
+        "grounded_heatmap": f"Grounded reference{subset} {tag}: {GROUNDED_MAP}.",
+    }
+    tsne = metrics.get("tsne")
+    if tsne:
+        out["tsne"] = (
+            f"t-SNE of the hidden states ({tsne['n_points']} states of {tsne['n_questions']} "
+            f"questions; perplexity {tsne['perplexity']:.0f} adapted to the number of points, "
+            f"seed {tsne['seed']}), coloured by word position; two example questions are "
+            "connected.")
+    return out
