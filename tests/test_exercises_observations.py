@@ -146,8 +146,8 @@ def test_monotonic_without_longer_lengths():
     (0.595, "1.9 standard errors above chance (50%), within 2 standard errors, so not clearly better"),
     (0.5, "0.0 standard errors at chance"),
     (0.405, "1.9 standard errors below chance (50%), within 2 standard errors"),
-    (0.395, "2.1 standard errors below chance (50%, standard error 5.0% for 100 items): it is "
-            "systematically wrong"),
+    (0.395, ("2.1 standard errors below chance (50%, standard error 5.0% for 100 items): it is "
+            "systematically wrong")),
 ])
 def test_chance_sentence_on_both_sides_of_both_thresholds(acc, expected):
     assert expected in O.chance_sentence(acc, 100)
