@@ -16,6 +16,12 @@
 
 # %%
 from rnnlab.experiments.runner import load_or_run
+from rnnlab.observations.q1 import (
+    TASK_TITLES,
+    cost_observations,
+    gradflow_observations,
+    speed_observation,
+)
 from rnnlab.report.display import (
     show_config,
     show_figure,
@@ -34,19 +40,22 @@ print(f"vocabulary {source['vocab_size']} characters; seeds {metrics['seeds']}")
 # ## Loss curves
 #
 # The solid line is the validation loss averaged over the seeds, the shaded band the range from the
-# best to the worst seed, the dashed line the training loss. The sine panel has a log axis because the
-# MSE falls by more than a decade. The dotted horizontal line is the threshold used for
-# "epochs/seconds to threshold" in the table.
+# best to the worst seed, the dashed line the training loss. The sine panel uses a log axis. The dotted
+# horizontal line is the threshold used for "epochs/seconds to threshold" in the table.
 
 # %%
 show_figure(result, "loss_curves")
 
 # %% [markdown]
-# The same curves against training time. A cell that needs fewer epochs is not necessarily faster in
-# seconds: an LSTM step does about four times the work of an RNN step.
+# The same curves against training time. Whether the cell that needs the fewest epochs also gets there
+# first in seconds depends on the cost of its step; this run's answer, computed from its numbers (a
+# lead within the seed-to-seed spread is said to be one):
 
 # %%
 show_figure(result, "loss_vs_time")
+for task_name, task in metrics["tasks"].items():
+    print(speed_observation(TASK_TITLES[task_name], task))
+    print(*cost_observations(TASK_TITLES[task_name], task, result.config[f"{task_name}_hidden"]))
 
 # %% [markdown]
 # ## The numbers behind the comparison
@@ -62,7 +71,8 @@ show_tables(result)
 # ## Sampled text
 #
 # Samples from the first seed's models early, half-way and at the end of training (temperature 0.8),
-# then at a lower and a higher temperature. Lower temperature: more common characters, more repetition.
+# then at a lower and a higher temperature (a lower temperature sharpens the distribution the next
+# character is drawn from).
 
 # %%
 show_text(result)
@@ -79,11 +89,14 @@ show_figure(result, "gradflow_init_vs_trained")
 
 # %% [markdown]
 # Vanishing and exploding on purpose: each gate block of the recurrent matrix W_hh is rescaled to a small
-# spectral radius (top row) or to one above 1 (bottom row). Look at how differently the vanilla RNN and
-# the gated cells respond to the large radius.
+# spectral radius (top row) or to one above 1 (bottom row). How each cell responds, computed from the
+# fitted factors (a fit with a poor R^2 is named as such, not quoted as a rate):
 
 # %%
 show_figure(result, "gradflow_vanishing_exploding")
+for sentence in gradflow_observations(metrics["gradflow"]):
+    if sentence.startswith("Every W_hh"):
+        print(sentence)
 
 # %% [markdown]
 # The Jacobian product dh_T/dh_t is what BPTT multiplies the gradient by between step T and step t; its

@@ -1,6 +1,9 @@
-"""Q1 section end to end (quick profile): results folder, figures, notebook, --text, bad input."""
+"""Q1 section end to end (quick profile): results folder, figures, notebook, --text, bad input,
+observations equal to the sentences rebuilt from metrics.json, rebuild without retraining."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -19,8 +22,10 @@ def quick_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
     text = root / "dickens.txt"
     text.write_text(TEXT, encoding="utf-8")
+    checkout = Path(__file__).resolve().parents[1] / "notebooks"  # the source checkout's notebooks
     result = run_section("q1", root, profile="quick", seed=0, device="cpu", progress=False,
-                         options={"text_path": str(text)})
+                         options={"text_path": str(text)},
+                         notebook_dir=checkout if (checkout / "q1.py").is_file() else None)
     return root, result
 
 
@@ -50,28 +55,78 @@ def test_quick_run_writes_results_figures_and_notebook(quick_run):
     assert "dickens.txt" in json.dumps(outputs)  # the notebook loaded this run, not another
 
 
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory):
+    """A quick run without the notebook, into its own folder (rebuilt by the tests below)."""
+    from rnnlab.experiments.runner import run_section
+
+    root = tmp_path_factory.mktemp("plain")
+    run_section("q1", root, profile="quick", seed=0, device="cpu", progress=False, notebook=False)
+    return root / "q1"
+
+
+def test_observations_equal_the_sentences_rebuilt_from_metrics(plain_run):
+    from rnnlab.experiments.base import config_from_dict
+    from rnnlab.experiments.runner import rebuild_section
+    from rnnlab.observations.q1 import observations
+    from rnnlab.results import load_metrics, load_section_data
+
+    written = (plain_run / "observations.md").read_text(encoding="utf-8")
+    data = load_section_data(plain_run)
+    config = config_from_dict(q1.Config, data["settings"]["config"])
+    rebuilt_sentences = observations(load_metrics(plain_run), config)
+    assert written == "\n".join([f"# {q1.TITLE}", "", *[f"- {o}" for o in rebuilt_sentences]]) + "\n"
+    rebuilt = rebuild_section(plain_run)
+    assert rebuilt.observations == rebuilt_sentences == data["observations"]
+    assert (plain_run / "observations.md").read_text(encoding="utf-8") == written
+
+
+def test_rebuild_brings_back_figures_and_observations(plain_run):
+    from rnnlab.experiments.runner import rebuild_section
+
+    written = (plain_run / "observations.md").read_text(encoding="utf-8")
+    figures = sorted(p.name for p in (plain_run / "figures").iterdir())
+    shutil.rmtree(plain_run / "figures")
+    (plain_run / "observations.md").unlink()
+    result = rebuild_section(plain_run)
+    assert (plain_run / "observations.md").read_text(encoding="utf-8") == written
+    assert sorted(p.name for p in (plain_run / "figures").iterdir()) == figures
+    assert sorted(f.path.split("/")[-1] for f in result.figures) == figures
+    assert any(k.startswith("Sampled text, GRU") for k in result.text_blocks)
+
+
 def test_build_config_profiles_and_bad_options(tmp_path):
-    assert q1.build_config("quick").n_seeds < q1.build_config("default").n_seeds
-    assert q1.build_config("default").n_seeds >= 3
+    assert q1.build_config("quick", 0, {}).n_seeds < q1.build_config("default", 0, {}).n_seeds
+    assert q1.build_config("default", 0, {}).n_seeds >= 3
     with pytest.raises(ConfigError, match="profile"):
-        q1.build_config("huge")
-    with pytest.raises(ConfigError, match="unknown"):
-        q1.build_config("quick", colour="red")
+        q1.build_config("huge", 0, {})
+    with pytest.raises(ConfigError, match="colour"):
+        q1.build_config("quick", 0, {"colour": "red"})
+    with pytest.raises(ConfigError, match="--text"):
+        q1.build_config("quick", 0, {"text_path": ""})
     with pytest.raises(DataError, match="no such file"):
-        q1.build_config("quick", text_path=str(tmp_path / "missing.txt"))
+        q1.build_config("quick", 0, {"text_path": str(tmp_path / "missing.txt")})
     (tmp_path / "empty.txt").write_text("")
     with pytest.raises(DataError, match="empty"):
-        q1.build_config("quick", text_path=str(tmp_path / "empty.txt"))
+        q1.build_config("quick", 0, {"text_path": str(tmp_path / "empty.txt")})
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1") * 50)
+    with pytest.raises(DataError, match="UTF-8"):
+        q1.build_config("quick", 0, {"text_path": str(tmp_path / "latin1.txt")})
 
 
-def test_short_text_file_is_a_clear_error(tmp_path):
-    from rnnlab.experiments.base import RunContext
-
+def test_short_text_file_fails_in_build_config(tmp_path):
     short = tmp_path / "short.txt"
     short.write_text("too short", encoding="utf-8")
-    config = q1.build_config("quick", text_path=str(short))
     with pytest.raises(DataError, match="expected at least"):
-        q1.run(config, RunContext(tmp_path / "out", profile="quick", progress=False))
+        q1.build_config("quick", 0, {"text_path": str(short)})
+
+
+def test_text_option_is_declared_on_the_config():
+    from rnnlab.experiments.base import declared_options
+
+    opts = declared_options(q1.Config)
+    assert list(opts) == ["text_path"] and opts["text_path"].flag == "--text"
+    assert not hasattr(q1, "run") and not hasattr(q1, "add_arguments")
 
 
 @pytest.mark.parametrize("content", [None, ""])
