@@ -707,3 +707,10 @@ def plot_errors(errors: Mapping[str, float], ax=None, *, unit: str, title: str =
         ax.set_title(title)
     ax.tick_params(axis="x", labelrotation=15)
     return ax
+
+
+def figure_errors(errors: Mapping[str, float], *, unit: str, title: str = ""):
+    """:func:`plot_errors` on a figure of its own."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    plot_errors(errors, ax, unit=unit, title=title)
+    return fig

@@ -1,9 +1,15 @@
-"""Q2's observations: sentences computed from the measured numbers (pure Python).
+"""Q2's sentences, computed from the measured numbers in metrics.json (pure Python).
 
-Each function takes one task's metrics as :mod:`rnnlab.experiments.q2` writes them
+Each function takes one task's metrics as :func:`rnnlab.experiments.q2.measure` saves them
 (``metrics["images"]``, ``metrics["series"]``, ``metrics["imdb"]``) and returns sentences with
 the numbers in them; change the numbers and the sentences change. Differences within the
 sampling error of a test accuracy, and accuracies at chance, are said to be so.
+
+The thresholds are named here: :data:`OVERFIT_FACTOR` (a test loss this many times its
+minimum, with a training loss still falling, is overfitting), :data:`SAME_CELL_FRACTION`
+(models within this fraction of the persistence error: the cell type matters little),
+:data:`NEAR_PERSISTENCE` (the best model within this fraction above persistence), and a
+spectral radius of 1.
 """
 
 from __future__ import annotations
@@ -13,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.analysis.weights import GATE_LABELS
+from rnnlab.cells import GATE_LABELS
+
+OVERFIT_FACTOR = 1.2
+SAME_CELL_FRACTION = 0.05
+NEAR_PERSISTENCE = 0.05
+SATURATION_STILL = 0.0005  # a change of saturation below this is "stayed"
+SATURATION_PEAK = 0.02  # a peak this far above both ends is mentioned
 
 
 def _pct(v: float) -> str:
@@ -86,18 +98,45 @@ def accuracy_observations(task: dict[str, Any]) -> list[str]:
         out.append(sentence)
     else:
         out.append(f"No model reached {_pct(target)} test accuracy within {epochs} epochs.")
-    over = []
-    for n in ranked:
-        m = s[n]
-        if m["min_test_loss_epoch"] < epochs and m["final_test_loss"] > 1.2 * m["min_test_loss"]:
-            over.append(
-                f"{n} (lowest {m['min_test_loss']:.3f} at epoch {m['min_test_loss_epoch']}, "
-                f"final {m['final_test_loss']:.3f}, training loss {m['final_train_loss']:.3f})"
-            )
+    return out + overfitting_observations(task)
+
+
+def overfitting_observations(task: dict[str, Any]) -> list[str]:
+    """Whether a test loss rose above ``OVERFIT_FACTOR`` times its minimum, and whether the
+    training loss fell over the same epochs (overfitting) or not (training got worse)."""
+    models = task["models"]
+    if not models:
+        return []
+    epochs = len(next(iter(models.values()))["curves"]["test_loss"]) - 1
+    rise = f"{100 * (OVERFIT_FACTOR - 1):.0f}%"
+    over, worse = [], []
+    for n, m in models.items():
+        s = m["summary"]
+        low, at = s["min_test_loss"], s["min_test_loss_epoch"]
+        if not (at < epochs and s["final_test_loss"] > OVERFIT_FACTOR * low):
+            continue
+        train = m["curves"]["train_loss"]
+        text = (
+            f"{n} (test loss lowest {low:.3f} at epoch {at}, final {s['final_test_loss']:.3f}; "
+            f"training loss {train[at]:.3f} -> {train[-1]:.3f})"
+        )
+        (over if train[-1] < train[at] else worse).append(text)
+    out = []
     if over:
         out.append(
-            f"Overfitting: the test loss rose more than 20% above its minimum while the training loss "
-            f"kept falling for {_join(over)}."
+            f"Overfitting: the test loss rose more than {rise} above its minimum while the "
+            f"training loss kept falling for {_join(over)}."
+        )
+    if worse:
+        out.append(
+            f"The test loss rose more than {rise} above its minimum but the training loss did not "
+            f"fall over the same epochs for {_join(worse)}: training itself got worse, which is "
+            "not overfitting."
+        )
+    if not over and not worse:
+        out.append(
+            f"No model's test loss rose more than {rise} above its minimum within {epochs} "
+            "epochs: no sign of overfitting."
         )
     return out
 
@@ -128,7 +167,7 @@ def series_observations(task: dict[str, Any]) -> list[str]:
     elif not beat:
         best = ranked[0]
         excess = s[best]["test_mae_units"] / pers - 1
-        if excess < 0.05:
+        if excess < NEAR_PERSISTENCE:
             out.append(
                 f"No model beats persistence (the last value carried forward), but the best, {best}, is "
                 f"only {100 * excess:.1f}% worse: the networks learned about as much as copying the "
@@ -143,10 +182,16 @@ def series_observations(task: dict[str, Any]) -> list[str]:
     else:
         out.append(f"{_join(beat)} beat persistence; {_join(lost)} did not.")
     spread = s[ranked[-1]]["test_mae_units"] - s[ranked[0]]["test_mae_units"]
-    if spread < 0.05 * pers:
+    share = f"{100 * SAME_CELL_FRACTION:.0f}%"
+    if spread < SAME_CELL_FRACTION * pers:
         out.append(
-            f"The models are within {spread:.2f} {unit} of each other (under 5% of the persistence error): "
-            "on this series the cell type matters little."
+            f"The models are within {spread:.2f} {unit} of each other (under {share} of the "
+            "persistence error): on this series the cell type matters little."
+        )
+    else:
+        out.append(
+            f"The models are {spread:.2f} {unit} apart ({100 * spread / pers:.1f}% of the "
+            f"persistence error, at least {share}): on this series the cell type matters."
         )
     faster = [(n, s[n]["epochs_to_target"]) for n in ranked if s[n]["epochs_to_target"] is not None]
     if faster:
@@ -195,19 +240,11 @@ def weight_observations(task: dict[str, Any]) -> list[str]:
         out.append(
             f"The input weights W_ih drifted most in {top}{gate_text}: {ih[top][1]:.2f} of their initial norm."
         )
-    parts = []
-    for n, m in models.items():
-        rho = m["weights"]["spectral_radius"]
-        gate = max(rho, key=lambda g: rho[g][-1])
-        r0, r1 = max(v[0] for v in rho.values()), rho[gate][-1]
-        notes = [] if m["cell"] == "rnn" else [GATE_LABELS[gate].split(" (")[0]]
-        above = [e for e, v in enumerate(rho[gate]) if v > 1.0]
-        if above and r0 <= 1.0:
-            notes.append(f"above 1 from epoch {above[0]}")
-        parts.append(f"{n} {r0:.2f} -> {r1:.2f}" + (f" ({', '.join(notes)})" if notes else ""))
+    parts = [spectral_radius_text(n, m) for n, m in models.items()]
     if parts:
         out.append(
-            "Largest spectral radius of a recurrent gate block, initialisation -> last epoch: "
+            "Spectral radius of the recurrent gate block that is largest at the last epoch, "
+            "from initialisation to the last epoch (the same block at both ends): "
             + "; ".join(parts)
             + "."
         )
@@ -224,6 +261,24 @@ def weight_observations(task: dict[str, Any]) -> list[str]:
             + (f" (the learning rate decays from {lr:g} along a cosine)." if lr else ".")
         )
     return out
+
+
+def spectral_radius_text(name: str, model: dict[str, Any]) -> str:
+    """``"LSTM 0.58 -> 1.10 (forget f, above 1 from epoch 3)"``: the block with the largest
+    spectral radius at the last epoch, its own value at initialisation and at the last epoch,
+    and where it stands against 1."""
+    rho = model["weights"]["spectral_radius"]
+    gate = max(rho, key=lambda g: rho[g][-1])
+    values = rho[gate]
+    r0, r1 = values[0], values[-1]
+    notes = [] if model["cell"] == "rnn" else [GATE_LABELS[gate].split(" (")[0]]
+    if r0 <= 1.0:
+        above = [e for e, v in enumerate(values) if v > 1.0]
+        notes.append(f"above 1 from epoch {above[0]}" if above else "at most 1 throughout")
+    else:
+        below = [e for e, v in enumerate(values) if v <= 1.0]
+        notes.append(f"1 or below from epoch {below[0]}" if below else "above 1 throughout")
+    return f"{name} {r0:.2f} -> {r1:.2f} ({', '.join(notes)})"
 
 
 def saturation_observations(task: dict[str, Any]) -> list[str]:
@@ -255,20 +310,21 @@ def saturation_observations(task: dict[str, Any]) -> list[str]:
         for _, gate, kind, v0, v1, peak, vmax in changes[:2]:
             what = {"low": "below 0.1", "high": "above 0.9", "tanh": "with |tanh| > 0.95"}[kind]
             name = GATE_LABELS[gate].split(" (")[0]
-            if abs(v1 - v0) < 0.0005:
+            if abs(v1 - v0) < SATURATION_STILL:
                 text = f"{name} activations {what} stayed at {_pct(v0)} from initialisation to the last epoch"
             else:
                 verb = "rose" if v1 > v0 else "fell"
                 text = f"{name} activations {what} {verb} from {_pct(v0)} at initialisation to {_pct(v1)} at the last epoch"
-            if vmax > max(v0, v1) + 0.02:
+            if vmax > max(v0, v1) + SATURATION_PEAK:
                 text += f" (peak {_pct(vmax)} at epoch {peak})"
             parts.append(text)
         out.append(f"{n} on {task.get('label', 'the task')}: " + "; ".join(parts) + ".")
     return out
 
 
-def stability_observations(task: dict[str, Any]) -> list[str]:
-    """Clipping, loss spikes, non-finite steps and test-loss increases."""
+def stability_observations(task: dict[str, Any], rule: str) -> list[str]:
+    """Clipping, loss spikes (``rule``: the spike rule in words), non-finite steps, test-loss
+    increases and resumed runs."""
     models = task["models"]
     clip = task.get("clip_norm")
     s = {n: m["summary"] for n, m in models.items()}
@@ -287,7 +343,6 @@ def stability_observations(task: dict[str, Any]) -> list[str]:
     else:
         out.append(f"{task.get('label', 'The task')}: gradient clipping was off.")
     spikes = {n: s[n]["loss_spikes"] for n in s}
-    rule = task.get("spike_rule", "a batch loss far above the recent median")
     if any(spikes.values()):
         out.append(f"Loss spikes ({rule}): " + _join([f"{n} {k}" for n, k in spikes.items()]) + ".")
     else:
@@ -316,22 +371,29 @@ def stability_observations(task: dict[str, Any]) -> list[str]:
     return out
 
 
-def observations_from_metrics(metrics: dict[str, Any]) -> list[str]:
-    """Every Q2 sentence, computed from the measured numbers in ``metrics``."""
+def spike_rule(config: Any) -> str:
+    """The loss-spike rule in words (see :func:`rnnlab.analysis.training.loss_spikes`), from the
+    config's ``spike_factor``, ``spike_window`` and ``spike_min_rise``."""
+    return (
+        f"a batch loss above {config.spike_factor:g}x the median of the previous "
+        f"{config.spike_window} steps, and above it by more than "
+        f"{100 * config.spike_min_rise:.0f}% of the initial loss"
+    )
+
+
+def observations(metrics: dict[str, Any], config: Any) -> list[str]:
+    """Every Q2 sentence, computed from the measured numbers in ``metrics`` (metrics.json) and
+    the section's ``config`` (for the spike rule)."""
+    rule = spike_rule(config)
     out: list[str] = []
-    for key in ("images", "imdb"):
+    for key in ("images", "imdb", "series"):
         task = metrics.get(key)
-        if task and "models" in task:
-            out += accuracy_observations(task)
-            out += stability_observations(task)
-            out += weight_observations(task)
-            out += saturation_observations(task)
-    series = metrics.get("series")
-    if series and "models" in series:
-        out += series_observations(series)
-        out += stability_observations(series)
-        out += weight_observations(series)
-        out += saturation_observations(series)
+        if not task or "models" not in task:
+            continue
+        out += series_observations(task) if key == "series" else accuracy_observations(task)
+        out += stability_observations(task, rule)
+        out += weight_observations(task)
+        out += saturation_observations(task)
     imdb = metrics.get("imdb")
     if imdb and "skipped" in imdb:
         out.append(f"IMDb sentiment was not run: {imdb['skipped']}.")
