@@ -8,7 +8,8 @@
 # saved run matches); the code lives in `rnnlab.exercises`.
 
 # %%
-from rnnlab.experiments.exercises import (
+from rnnlab.experiments.runner import load_or_run
+from rnnlab.observations.exercises import (
     comparison_observations,
     counting_observations,
     forward_pass_observations,
@@ -16,7 +17,6 @@ from rnnlab.experiments.exercises import (
     sentiment_observations,
     toy_observations,
 )
-from rnnlab.experiments.runner import load_or_run
 from rnnlab.report.display import show_figure, show_text
 
 result = load_or_run("exercises")
@@ -61,6 +61,11 @@ show_figure(result, "architectures")
 # has one. The table checks the general counter against PyTorch's own count.
 
 # %%
+from rnnlab.exercises.counting import count_parameters, torch_parameter_count
+
+print(count_parameters("lstm", 4, 3).formula, "| PyTorch:", torch_parameter_count("lstm", 4, 3))
+
+# %%
 show_text(result, "2. parameter counting")
 show_table(2)
 say(counting_observations(result.metrics["counting"]))
@@ -82,8 +87,8 @@ say(forward_pass_observations(result.metrics["forward_pass"]))
 #
 # Four sequences of three 2-D points, labels 1, 0, 1, 0. The RNN reads each sequence, a linear
 # readout of the last hidden state gives two scores, and softmax + argmax the class. The gradient
-# comes from the engine's own backward pass through time, no autograd. Look at how quickly the
-# loss falls and at the probabilities moving from around 0.5 to the labels.
+# comes from the engine's own backward pass through time, no autograd. The table and the figure
+# show the loss per update and P(class 1) of each sequence before and after training.
 
 # %%
 show_text(result, "4. toy classifier: predictions before and after training")
@@ -109,8 +114,8 @@ say(monotonic_observations(result.metrics["monotonic"]))
 # sentences that ship with rnnlab (or IMDb with `--imdb-dir`). The held-out accuracy is compared
 # with chance and with a model that ignores word order (logistic regression on the average word
 # vector). The coloured sentences show gradient x input: how much each word's vector pushed the
-# score towards positive (blue) or negative (red). It is a first-order estimate: for a linear
-# model it is each word's exact contribution, for the LSTM only an approximation.
+# score towards positive (blue) or negative (red). For a linear model the word scores add up
+# exactly to the score; the last sentence below measures how far they are from adding up here.
 
 # %%
 show_text(result, "6. sentiment data")
