@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 
 from rnnlab.analysis.weights import GATE_NAMES
+from rnnlab.cells import CELLS
 from rnnlab.errors import ConfigError, ShapeError
 
-SIGMOID_GATES = ("i", "f", "o", "r", "z")
-TANH_GATES = ("h", "g", "n")
+SIGMOID_GATES = tuple(dict.fromkeys(g for c in CELLS.values() for g in c.sigmoid))  # i f o r z
+TANH_GATES = tuple(dict.fromkeys(g for c in CELLS.values() for g in c.tanh))  # h g n
 LOW, HIGH, TANH_LIMIT = 0.1, 0.9, 0.95
 
 

@@ -21,23 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from rnnlab.cells import CELLS
 from rnnlab.errors import ConfigError, ShapeError
 
-GATE_NAMES: dict[str, tuple[str, ...]] = {
-    "rnn": ("h",),
-    "lstm": ("i", "f", "g", "o"),
-    "gru": ("r", "z", "n"),
-}
-GATE_LABELS = {
-    "h": "tanh (RNN)",
-    "i": "input i",
-    "f": "forget f",
-    "g": "cell g",
-    "o": "output o",
-    "r": "reset r",
-    "z": "update z",
-    "n": "new n",
-}
+# The gate blocks of the cells this analysis reads (torch's nn.RNN/LSTM/GRU), from the one
+# table of cells (rnnlab.cells).
+GATE_NAMES: dict[str, tuple[str, ...]] = {k: CELLS[k].gates for k in ("rnn", "lstm", "gru")}
 MATRICES = ("weight_ih_l0", "weight_hh_l0")
 
 

@@ -4,7 +4,8 @@
   ``test/neg``, one review per ``<id>_<rating>.txt``).
 - :func:`read_reviews` reads one split (files in sorted order, label 1 = positive).
 - :func:`load_imdb_huggingface` gets the same reviews through Hugging Face ``datasets`` (online).
-- :func:`tokenize`, :func:`build_vocab` (training texts only, capped size), :func:`encode`
+- tokens and the vocabulary come from the shared :mod:`rnnlab.data.text` (:func:`tokenize`,
+  :func:`build_vocab` on training texts only, capped size; re-exported here); :func:`encode`
   (ids, truncated to a maximum length, with the number of truncated reviews reported) and
   :func:`pad` (a padded id matrix plus the true lengths, for ``pack_padded_sequence``).
 - :func:`glove_matrix` initialises an embedding matrix from GloVe (:mod:`rnnlab.data.glove`,
@@ -13,24 +14,27 @@
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from rnnlab.data.text import (  # noqa: F401 (re-exported: IMDb reads text the shared way)
+    PAD,
+    PAD_ID,
+    UNK,
+    UNK_ID,
+    Vocab,
+    build_vocab,
+    tokenize,
+)
 from rnnlab.errors import ConfigError, DataError
 
-PAD, UNK = "<pad>", "<unk>"
-PAD_ID, UNK_ID = 0, 1
 SPLITS = ("train", "test")
 LABELS = {"neg": 0, "pos": 1}
 GLOVE_DIM = 50
 
-_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[!?]")
 
 
 @dataclass(frozen=True)
@@ -39,17 +43,6 @@ class Reviews:
 
     texts: list[str]
     labels: np.ndarray  # (N,) int64, 1 = positive
-
-
-@dataclass(frozen=True)
-class Vocab:
-    """Token <-> id maps; id 0 is padding, id 1 unknown words."""
-
-    itos: list[str]
-    stoi: dict[str, int]
-
-    def __len__(self) -> int:
-        return len(self.itos)
 
 
 @dataclass(frozen=True)
@@ -148,26 +141,6 @@ def load_imdb_huggingface(split: str, max_per_label: int | None = None) -> Revie
         keep = np.concatenate([np.flatnonzero(labels == v)[:max_per_label] for v in (0, 1)])
         texts, labels = [texts[i] for i in keep], labels[keep]
     return Reviews(texts, labels)
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens: HTML line breaks removed, words with an optional apostrophe
-    suffix (``don't``, ``film's``), and ``!`` / ``?`` kept as tokens."""
-    return _TOKEN.findall(_BREAK.sub(" ", text.lower()))
-
-
-def build_vocab(token_lists: Iterable[Sequence[str]], max_size: int, min_freq: int = 1) -> Vocab:
-    """A vocabulary of at most ``max_size`` entries (including ``<pad>`` and ``<unk>``).
-
-    The most frequent tokens with at least ``min_freq`` occurrences, ties broken alphabetically
-    so the result does not depend on the order of the texts. Build it from training texts only.
-    """
-    if max_size < 3:
-        raise ConfigError(f"expected a vocabulary size of at least 3, found {max_size}")
-    counts = Counter(tok for tokens in token_lists for tok in tokens)
-    ranked = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
-    itos = [PAD, UNK, *ranked[: max_size - 2]]
-    return Vocab(itos, {w: i for i, w in enumerate(itos)})
 
 
 def encode(

@@ -692,6 +692,7 @@ def _imdb_task(config: Config) -> Task:
     import torch
 
     from rnnlab.data import imdb
+    from rnnlab.data.text import build_vocab, tokenize
     from rnnlab.models.recurrent import RecurrentNet
     from rnnlab.train.torch_loop import TensorSet
 
@@ -704,10 +705,10 @@ def _imdb_task(config: Config) -> Task:
         train = imdb.load_imdb_huggingface("train", config.imdb_max_per_label)
         test = imdb.load_imdb_huggingface("test", config.imdb_max_per_label)
         source = "Hugging Face datasets 'imdb'"
-    train_tokens = [imdb.tokenize(t) for t in train.texts]
-    vocab = imdb.build_vocab(train_tokens, config.imdb_vocab)
+    train_tokens = [tokenize(t) for t in train.texts]
+    vocab = build_vocab(train_tokens, config.imdb_vocab)
     enc_train = imdb.encode(train_tokens, train.labels, vocab, config.imdb_max_len)
-    enc_test = imdb.encode([imdb.tokenize(t) for t in test.texts], test.labels, vocab,
+    enc_test = imdb.encode([tokenize(t) for t in test.texts], test.labels, vocab,
                            config.imdb_max_len)
     embedding, n_found = imdb.glove_matrix(vocab, seed=config.seed)
     sets = [TensorSet(torch.from_numpy(e.ids), torch.from_numpy(e.labels),

@@ -21,7 +21,8 @@ import numpy as np
 from matplotlib import cm
 from matplotlib.colors import Normalize
 
-from rnnlab.analysis.weights import GATE_LABELS, kde, symmetric_range
+from rnnlab.analysis.weights import kde, symmetric_range
+from rnnlab.cells import GATE_LABELS
 from rnnlab.viz.style import OKABE_ITO, model_color
 
 GATE_COLORS = {
