@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 
@@ -179,83 +177,3 @@ def test_shared_space_is_seeded_and_keeps_question_geometry():
     assert region.shape == (7, 7)
     with pytest.raises(ShapeError):
         a.images(np.zeros((2, 3)))
-
-
-# ---- observations from numbers ------------------------------------------------------------
-
-
-def _stat(mean, std=0.01, n=3):
-    return {"mean": mean, "std": std, "per_seed": [mean] * n}
-
-
-def _retrieval(mean_rank, p, seeds_passing=0, n=3, M=16):
-    return {
-        "mean_rank": _stat(mean_rank, 0.3, n),
-        "median_rank": _stat(mean_rank),
-        "top1": _stat(0.06),
-        "top5": _stat(0.3),
-        "p_value": _stat(p),
-        "chance_mean_rank": (M + 1) / 2,
-        "chance_top1": 1 / M,
-        "chance_top5": 5 / M,
-        "n_seeds": n,
-        "seeds_at_chance": n - seeds_passing,
-        "pooled_p_value": p,
-        "at_chance": not p < 0.05,
-    }
-
-
-def fabricated_metrics(pretrained=False):
-    values = {"RNN": 0.5, "LSTM": 0.85, "GRU": 0.8}
-    enc = {c: {k: _stat(v) for k in q3.ENCODER_METRICS} for c, v in values.items()}
-    return {
-        "dataset": {"name": "demo", "n_questions": 82, "n_images": 16},
-        "cnn": {
-            "pretrained": pretrained,
-            "source": "hub-cache" if pretrained else "untrained",
-            "top1": {"astronaut": ["space shuttle", 0.4]} if pretrained else None,
-        },
-        "glove": {"n_tokens": 525, "n_oov": 2, "oov_rate": 2 / 525},
-        "encoders": enc,
-        "fusion": {"n_images": 16, "encoders": {c: _retrieval(8.4, 0.6) for c in values}},
-        "grounded": _retrieval(3.1, 0.001, 1, 1) if pretrained else None,
-    }
-
-
-def test_observations_say_untrained_and_at_chance_plainly():
-    obs = q3.observations_from_metrics(fabricated_metrics())
-    text = " ".join(obs)
-    assert "untrained CNN" in text and "82 questions about 16 images" in text
-    assert "2 of 525" in text
-    assert sum("at chance (permutation test p = 0.60)" in o for o in obs) == 3
-    assert any("ranks are what random guessing gives" in o for o in obs)
-    assert any("No grounded reference" in o for o in obs)
-    cos = next(o for o in obs if o.startswith("Cosine between consecutive"))
-    assert "LSTM 0.85" in cos and "LSTM is highest, ahead of GRU by more than the seed" in cos
-
-
-def test_observations_change_with_the_numbers():
-    metrics = fabricated_metrics(pretrained=True)
-    metrics["encoders"]["GRU"]["consecutive_cosine"] = _stat(0.845, 0.02)
-    metrics["fusion"]["encoders"]["LSTM"] = _retrieval(4.0, 0.002, 3)
-    obs = q3.observations_from_metrics(metrics)
-    text = " ".join(obs)
-    assert "untrained CNN" not in text and "space shuttle" in text
-    cos = next(o for o in obs if o.startswith("Cosine between consecutive"))
-    assert "within the seed-to-seed spread" in cos
-    lstm = next(o for o in obs if o.startswith("Fusion with the LSTM"))
-    assert "better than chance (permutation test p = 0.002)" in lstm and "3 of 3 seeds" in lstm
-    assert not any("random guessing" in o for o in obs)  # not all encoders at chance
-    assert any(o.startswith("Grounded reference") and "better than chance" in o for o in obs)
-
-
-def test_compare_sentence_with_one_seed_and_order_insensitivity():
-    one = {
-        "RNN": {"mean": 0.3, "std": 0.0, "per_seed": [0.3]},
-        "GRU": {"mean": 0.2, "std": 0.0, "per_seed": [0.2]},
-    }
-    assert "one seed: no spread measured" in q3.compare_sentence("x", one)
-    metrics = fabricated_metrics()
-    metrics["encoders"]["LSTM"]["order_sensitivity"] = _stat(0.05)
-    obs = q3.observations_from_metrics(copy.deepcopy(metrics))
-    assert any(o.startswith("LSTM barely notices word order") for o in obs)

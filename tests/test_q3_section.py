@@ -1,64 +1,63 @@
-"""Q3 section end to end (quick profile, offline): figures, metrics, untrained-CNN labelling."""
+"""Q3 section end to end (quick profile, offline): measure once, then tell; weights labelling."""
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
+import shutil
 
 import pytest
 import torch
 
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.experiments import q3
-from rnnlab.experiments.base import RunContext
-from rnnlab.experiments.runner import run_section
+from rnnlab.experiments import q3, runner
+from rnnlab.experiments.base import RunContext, declared_options
 from rnnlab.models import cnn
+from rnnlab.results import load_metrics
 
 FUSION_FIGURES = ("fusion_heatmap", "fusion_bars", "retrieval", "region_similarity")
+ALL_FIGURES = {"images", "pca_trajectories", "tsne", "word_similarity", "question_similarity",
+               "norm_growth", "encoder_metrics", *FUSION_FIGURES}
 
 
-@pytest.fixture()
-def offline(tmp_path, monkeypatch):
-    """An empty torch home and no network: the CNN can only be untrained."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+def _offline(mp: pytest.MonkeyPatch, torch_home) -> None:
+    """An empty torch home and no network: without a file the CNN can only be untrained."""
+    mp.setenv("TORCH_HOME", str(torch_home))
 
     def no_network(*args, **kwargs):
         raise AssertionError("the network must not be used in tests")
 
-    monkeypatch.setattr(cnn, "server_reachable", no_network)
-    monkeypatch.setattr(cnn, "download_weights", no_network)
-    return tmp_path / "torch"
+    mp.setattr(cnn, "server_reachable", no_network)
+    mp.setattr(cnn, "download_weights", no_network)
 
 
-def test_quick_run_offline_is_labelled_untrained(tmp_path, offline):
-    result = run_section(
-        "q3",
-        tmp_path / "out",
-        profile="quick",
-        progress=False,
-        options={"allow_download": False},
-        notebook=False,
-    )
-    folder = tmp_path / "out" / "q3"
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One offline quick run of q3 (no notebook), shared by the tests of this module."""
+    root = tmp_path_factory.mktemp("q3")
+    with pytest.MonkeyPatch.context() as mp:
+        _offline(mp, root / "torch")
+        result = runner.run_section("q3", root / "out", profile="quick", progress=False,
+                                    options={"no_download": True}, notebook=False)
+    return result, root / "out" / "q3"
+
+
+def _names(figures):
+    return [f.path.split("/")[-1][:-4] for f in figures]
+
+
+def test_quick_run_offline_is_labelled_untrained(quick_run):
+    result, folder = quick_run
     for figure in result.figures:
         assert (folder / figure.path).is_file(), figure.path
-    names = {f.path.split("/")[-1][:-4] for f in result.figures}
-    assert {
-        "images",
-        "pca_trajectories",
-        "tsne",
-        "word_similarity",
-        "question_similarity",
-        "norm_growth",
-        "encoder_metrics",
-        *FUSION_FIGURES,
-    } <= names
+    assert set(_names(result.figures)) == ALL_FIGURES
     for figure in result.figures:
         if figure.path.split("/")[-1][:-4] in FUSION_FIGURES:
             assert "untrained CNN" in figure.caption
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["cnn"]["pretrained"] is False and metrics["cnn"]["sha256"] is None
-    assert "untrained CNN" in metrics["data"]["image features"]
+    assert metrics["cnn"]["weights_status"] == "untrained"
+    assert "data" not in metrics and "map" not in metrics["fusion"]  # prose left metrics
     assert metrics["grounded"] is None
     assert set(metrics["encoders"]) == {"RNN", "LSTM", "GRU"}
     for cell in ("RNN", "LSTM", "GRU"):
@@ -66,58 +65,90 @@ def test_quick_run_offline_is_labelled_untrained(tmp_path, offline):
         r = metrics["fusion"]["encoders"][cell]
         assert 1 <= r["mean_rank"]["mean"] <= metrics["fusion"]["n_images"]
     assert any("untrained CNN" in o for o in result.observations)
+    assert "untrained CNN" in result.text_blocks["data"]
     section = json.loads((folder / "section.json").read_text())
-    assert section["config"]["allow_untrained_cnn"] is True
+    assert section["config"]["cnn_fallback"] == "untrained"
 
 
-def test_with_weights_in_the_hub_cache_there_are_labels_and_a_grounded_reference(tmp_path, offline):
+def test_observations_are_the_sentences_of_the_saved_metrics(quick_run):
+    from rnnlab.observations import q3 as say
+
+    result, folder = quick_run
+    assert result.observations == say.observations(load_metrics(folder))
+    written = (folder / "observations.md").read_text()
+    rebuilt = runner.rebuild_section(folder)
+    assert (folder / "observations.md").read_text() == written
+    assert rebuilt.observations == result.observations
+
+
+def test_rebuild_from_the_folder_alone(quick_run):
+    result, folder = quick_run
+    written = (folder / "observations.md").read_text()
+    shutil.rmtree(folder / "figures")
+    (folder / "observations.md").unlink()
+    rebuilt = runner.rebuild_section(folder)
+    assert (folder / "observations.md").read_text() == written
+    assert [f.path for f in rebuilt.figures] == [f.path for f in result.figures]
+    assert [f.caption for f in rebuilt.figures] == [f.caption for f in result.figures]
+    assert rebuilt.tables == result.tables
+    for figure in rebuilt.figures:
+        assert (folder / figure.path).is_file(), figure.path
+
+
+def test_random_weights_in_the_hub_cache_are_user_supplied_not_imagenet(tmp_path, monkeypatch):
     from torchvision.models import resnet18
 
+    _offline(monkeypatch, tmp_path / "torch")
     torch.manual_seed(0)
-    path = offline / "hub" / "checkpoints" / cnn.RESNET18_FILE
+    path = tmp_path / "torch" / "hub" / "checkpoints" / cnn.RESNET18_FILE
     path.parent.mkdir(parents=True)
-    torch.save(resnet18(weights=None).state_dict(), path)  # stands in for the ImageNet file
-    config = q3.build_config(
-        "quick", 0, limit=10, allow_untrained_cnn=False, n_seeds=1, n_permutations=50
-    )
-    result = q3.run(config, RunContext(out_dir=tmp_path / "q3", profile="quick", progress=False))
-    assert result.metrics["cnn"]["pretrained"] is True
-    assert result.metrics["cnn"]["source"] == "hub-cache"
-    assert len(result.metrics["cnn"]["sha256"]) == 64
-    assert result.metrics["grounded"] is not None
-    assert any(t.title.startswith("Top-5 ImageNet labels") for t in result.tables)
-    assert not any("untrained CNN" in f.caption for f in result.figures)
+    torch.save(resnet18(weights=None).state_dict(), path)  # the right name, not the right file
+    config = q3.build_config("quick", 0, {"limit": 10, "cnn_fallback": "stop"})
+    config = dataclasses.replace(config, n_seeds=1, n_permutations=50)
+    ctx = RunContext(out_dir=tmp_path / "q3", profile="quick", progress=False)
+    metrics = q3.measure(config, ctx)
+    assert metrics["cnn"]["weights_status"] == "user-supplied"
+    assert metrics["cnn"]["pretrained"] is False and metrics["cnn"]["source"] == "hub-cache"
+    assert len(metrics["cnn"]["sha256"]) == 64 and metrics["grounded"] is not None
+    shown = q3.present(json.loads(json.dumps(metrics)), config, ctx.out_dir)
+    assert any(t.title.startswith("Top-5 labels (ResNet18 with user-supplied") for t in shown.tables)
+    for figure in shown.figures:
+        assert "untrained CNN" not in figure.caption
+        assert "ResNet18 with ImageNet weights" not in figure.caption
+    for name in FUSION_FIGURES:
+        caption = next(f.caption for f in shown.figures if f.path.endswith(f"/{name}.png"))
+        assert "not verified as ImageNet" in caption
     assert (tmp_path / "q3" / "figures" / "grounded_heatmap.png").is_file()
-    assert not any("untrained CNN" in o for o in result.observations)
+    text = " ".join(shown.observations)
+    assert "untrained CNN" not in text and "not verified as ImageNet" in text
 
 
 def test_build_config_checks_options_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="found both"):
-        q3.build_config("quick", vqa_dir=str(tmp_path), cocoqa_dir=str(tmp_path))
+        q3.build_config("quick", 0, {"vqa_dir": str(tmp_path), "cocoqa_dir": str(tmp_path)})
     with pytest.raises(DataError, match="expected a folder at --vqa-dir"):
-        q3.build_config("quick", vqa_dir=str(tmp_path / "none"))
+        q3.build_config("quick", 0, {"vqa_dir": str(tmp_path / "none")})
     with pytest.raises(DataError, match="--cnn-weights"):
-        q3.build_config("quick", cnn_weights=str(tmp_path / "none.pth"))
-    with pytest.raises(ConfigError, match="positive integer"):
-        q3.build_config("default", limit=0)
-    with pytest.raises(ConfigError, match="unknown"):
-        q3.build_config("default", hidden=3)
-    real = q3.build_config("default", vqa_dir=str(tmp_path))
-    assert real.allow_untrained_cnn is False and real.limit == 300
-    demo = q3.build_config("default")
-    assert demo.allow_untrained_cnn is True and demo.limit is None
+        q3.build_config("quick", 0, {"cnn_weights": str(tmp_path / "none.pth")})
+    with pytest.raises(ConfigError, match="a value >= 1 for --limit"):
+        q3.build_config("default", 0, {"limit": 0})
+    with pytest.raises(ConfigError, match="expected one of untrained, stop for --cnn-fallback"):
+        q3.build_config("default", 0, {"cnn_fallback": "maybe"})
+    with pytest.raises(ConfigError, match="expected options of q3"):
+        q3.build_config("default", 0, {"hidden_size": 3})
+    real = q3.build_config("default", 0, {"vqa_dir": str(tmp_path)})
+    assert real.cnn_fallback == "stop" and real.limit == 300
+    demo = q3.build_config("default", 0, {})
+    assert demo.cnn_fallback == "untrained" and demo.limit is None
+    assert q3.build_config("quick", 0, {}).limit == q3.QUICK_DEMO_LIMIT
+    assert q3.build_config("quick", 0, {"cnn_fallback": "stop"}).cnn_fallback == "stop"
 
 
-def test_command_line_options():
-    parser = argparse.ArgumentParser()
-    q3.add_arguments(parser)
-    args = parser.parse_args(
-        ["--limit", "5", "--require-pretrained-cnn", "--no-download", "--cnn-weights", "w.pth"]
-    )
-    assert q3.options_from_args(args) == {
-        "limit": 5,
-        "allow_untrained_cnn": False,
-        "cnn_weights": "w.pth",
-        "allow_download": False,
-    }
-    assert q3.options_from_args(parser.parse_args([])) == {}
+def test_declared_options():
+    options = declared_options(q3.Config)
+    assert list(options) == ["vqa_dir", "cocoqa_dir", "coco_images", "limit", "cnn_weights",
+                             "cnn_fallback", "no_download"]
+    assert options["no_download"].flag == "--no-download"
+    assert options["cnn_fallback"].spec.choices == ("untrained", "stop")
+    for name in ("run", "add_arguments", "options_from_args"):
+        assert not hasattr(q3, name)

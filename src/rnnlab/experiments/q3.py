@@ -573,6 +573,7 @@ def _measure(config: Config, ctx: RunContext) -> dict[str, Any]:
         arrays["grounded_sim"] = grounded_sim
     for k, image in enumerate(images):
         arrays[f"image_{k}"] = image
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
     np.savez(ctx.out_dir / ARRAYS_FILE, **arrays)
     write_json(ctx.out_dir / INPUTS_FILE, inputs)
     if tsne is not None:
