@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnlab.cells import CELLS, GATE_LABELS
 from rnnlab.errors import ConfigError, ShapeError
 
 OPEN_GATE = 0.9  # a gate value above this counts as "open" in gate_means
@@ -205,8 +206,9 @@ def gate_means(layer, x: np.ndarray) -> dict[str, float]:
     whose forget (LSTM) or update (GRU) gate is that open copy most of their previous state.
 
     Recomputed from the public parameters and the hidden states of ``layer.forward(x)``:
-    a_t = W_ih x_t + b_ih + W_hh h_(t-1) + b_hh, gate = sigma(a_t block). LSTM: ``input``,
-    ``forget``, ``output``; GRU: ``reset``, ``update``; vanilla RNN: none (empty dict).
+    a_t = W_ih x_t + b_ih + W_hh h_(t-1) + b_hh, gate = sigma(a_t block). The gates are the
+    sigmoid blocks of :data:`rnnlab.cells.CELLS`: LSTM ``input``, ``forget``, ``output``; GRU
+    ``reset``, ``update``; vanilla RNN: none (empty dict).
 
     Parameters
     ----------
@@ -214,8 +216,9 @@ def gate_means(layer, x: np.ndarray) -> dict[str, float]:
         A recurrent layer of :mod:`rnnlab.scratch`.
     x : ndarray, (N, T, D)
     """
-    names = {"lstm": {"input": 0, "forget": 1, "output": 3}, "gru": {"reset": 0, "update": 1}}
-    blocks = names.get(getattr(layer, "cell", ""), {})
+    spec = CELLS.get(getattr(layer, "cell", ""))
+    # gate name ("forget") -> its block in PyTorch's row order, from the one table of cells
+    blocks = {GATE_LABELS[g].split()[0]: spec.gates.index(g) for g in spec.sigmoid} if spec else {}
     if not blocks:
         return {}
     hs, _ = layer.forward(x)  # (N, T, H)
