@@ -49,3 +49,25 @@ def test_image_task_at_tiny_size():
     assert result["goal_met"] is (model["final_test_accuracy"] >= 0.95)
     result.update(seed=0)
     assert "| LSTM |" in q2._markdown(result)
+
+
+def test_exercises_bench_plumbing_at_the_quick_profile(capsys):
+    from rnnlab.bench import exercises
+
+    parser = argparse.ArgumentParser()
+    exercises.add_arguments(parser)
+    args = parser.parse_args(["--seeds", "1", "--skip-sentiment", "--profile", "quick"])
+    code = exercises.main(args)
+    out = capsys.readouterr().out
+    assert "1 seeds, quick profile" in out
+    from rnnlab.experiments.exercises import build_config
+
+    c = build_config("quick")
+    assert (
+        f"{c.mono_train} training sequences of length {c.mono_length}, {c.mono_epochs} epochs"
+        in out
+    )
+    verdict = "PASS" if code == 0 else "FAIL"
+    assert f"for every seed: {verdict})" in out
+    with pytest.raises(Exception, match=r"--seeds >= 1"):
+        exercises.main(parser.parse_args(["--seeds", "0"]))
