@@ -100,6 +100,7 @@ def _train_monotonic(train_size, test_size, length, eval_lengths, hidden_size, e
     import torch
 
     from rnnlab.models.classifiers import LastStateRNNClassifier
+    from rnnlab.train.classify import train_epochs
 
     rng = np.random.default_rng(seed)
     x_train, y_train = make_monotonic_data(train_size, length, rng)
@@ -109,7 +110,6 @@ def _train_monotonic(train_size, test_size, length, eval_lengths, hidden_size, e
     torch.manual_seed(seed)
     model = LastStateRNNClassifier(hidden_size).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = torch.nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x_train).to(device), torch.from_numpy(y_train).to(device)
     generator = torch.Generator().manual_seed(seed)
 
@@ -120,19 +120,10 @@ def _train_monotonic(train_size, test_size, length, eval_lengths, hidden_size, e
         model.train()
         return float(np.mean(pred == y))
 
-    losses, test_accs = [], []
-    for _ in range(epochs):
-        order = torch.randperm(len(xt), generator=generator).to(device)
-        total = 0.0
-        for start in range(0, len(xt), batch_size):
-            idx = order[start:start + batch_size]
-            optimiser.zero_grad()
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(xt))
-        test_accs.append(accuracy(x_test, y_test))
+    test_accs: list[float] = []
+    losses = train_epochs(model, optimiser, lambda idx: ((xt[idx],), yt[idx]), len(xt), epochs=epochs,
+                          batch_size=batch_size, generator=generator,
+                          after_epoch=lambda epoch, loss: test_accs.append(accuracy(x_test, y_test)))
 
     by_length = {length: accuracy(x_test, y_test)}
     for T, (x, y) in extra.items():

@@ -256,8 +256,9 @@ def train_sentiment(
                                 seed, device)
 
 
-def _train_sentiment(data, hidden_size, num_layers, dropout, epochs, batch_size, lr, freeze_embeddings,
-                     max_tokens, max_vocab, attribution_examples, seed, device) -> SentimentResult:
+def _build_model(data: SentimentData, attribution_examples, hidden_size: int, num_layers: int, dropout: float,
+                 freeze_embeddings: bool, max_tokens: int | None, max_vocab: int | None, seed: int):
+    """The vocabulary, the BiLSTM with GloVe rows in its embedding, and which words GloVe knows."""
     import torch
 
     from rnnlab.models.classifiers import BiLSTMClassifier
@@ -273,64 +274,78 @@ def _train_sentiment(data, hidden_size, num_layers, dropout, epochs, batch_size,
     with torch.no_grad():
         model.embedding.weight.copy_(torch.from_numpy(vectors))
     model.embedding.weight.requires_grad_(not freeze_embeddings)
-    model.to(device)
+    return model, vocab, found
 
+
+def _predict(model, seqs: list[list[int]], device: str) -> np.ndarray:
+    """Predicted classes (N,) in batches of 256, in eval mode (training mode restored after)."""
+    import torch
+
+    model.eval()
+    preds = []
+    with torch.no_grad():
+        for start in range(0, len(seqs), 256):
+            tokens, lengths = _batch(seqs, range(start, min(start + 256, len(seqs))))
+            preds.append(model(tokens.to(device), lengths).argmax(dim=1).cpu().numpy())
+    model.train()
+    return np.concatenate(preds)
+
+
+def _accuracy_by_tag(test: list[SentimentExample], pred: np.ndarray, y: np.ndarray) -> dict[str, dict]:
+    """Accuracy and count of the "plain", "negation" and "contrast" held-out texts (those present)."""
+    by_tag = {}
+    for tag in ("plain", "negation", "contrast"):
+        mask = np.array([(not e.tags) if tag == "plain" else (tag in e.tags) for e in test])
+        if mask.any():
+            by_tag[tag] = {"accuracy": float(np.mean(pred[mask] == y[mask])), "count": int(mask.sum())}
+    return by_tag
+
+
+def _train_sentiment(data, hidden_size, num_layers, dropout, epochs, batch_size, lr, freeze_embeddings,
+                     max_tokens, max_vocab, attribution_examples, seed, device) -> SentimentResult:
+    import torch
+
+    from rnnlab.train.classify import train_epochs
+
+    model, vocab, found = _build_model(data, attribution_examples, hidden_size, num_layers, dropout,
+                                       freeze_embeddings, max_tokens, max_vocab, seed)
+    model.to(device)
     train_seqs, y_train = _encode(data.train, vocab, max_tokens)
     test_seqs, y_test = _encode(data.test, vocab, max_tokens)
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    loss_fn = torch.nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
-
-    def predict(seqs) -> np.ndarray:
-        model.eval()
-        preds = []
-        with torch.no_grad():
-            for start in range(0, len(seqs), 256):
-                tokens, lengths = _batch(seqs, range(start, min(start + 256, len(seqs))))
-                preds.append(model(tokens.to(device), lengths).argmax(dim=1).cpu().numpy())
-        model.train()
-        return np.concatenate(preds)
-
     history: dict[str, list[float]] = {"loss": [], "train_accuracy": [], "test_accuracy": []}
     y_train_t = torch.from_numpy(y_train)
-    for _ in range(epochs):
-        order = torch.randperm(len(train_seqs), generator=generator).tolist()
-        total = 0.0
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            tokens, lengths = _batch(train_seqs, idx)
-            optimiser.zero_grad()
-            loss = loss_fn(model(tokens.to(device), lengths), y_train_t[idx].to(device))
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(idx)
-        history["loss"].append(total / len(order))
-        history["train_accuracy"].append(float(np.mean(predict(train_seqs) == y_train)))
-        history["test_accuracy"].append(float(np.mean(predict(test_seqs) == y_test)))
 
-    pred_test = predict(test_seqs)
+    def batch(idx: list[int]):
+        tokens, lengths = _batch(train_seqs, idx)
+        return (tokens.to(device), lengths), y_train_t[idx].to(device)
+
+    def after_epoch(epoch: int, loss: float) -> None:
+        history["loss"].append(loss)
+        history["train_accuracy"].append(float(np.mean(_predict(model, train_seqs, device) == y_train)))
+        history["test_accuracy"].append(float(np.mean(_predict(model, test_seqs, device) == y_test)))
+
+    train_epochs(model, optimiser, batch, len(train_seqs), epochs=epochs, batch_size=batch_size,
+                 generator=generator, after_epoch=after_epoch)
+
+    pred_test = _predict(model, test_seqs, device)
+    train_accuracy = float(np.mean(_predict(model, train_seqs, device) == y_train))
     confusion = np.zeros((2, 2), dtype=int)
     for t, p in zip(y_test, pred_test):
         confusion[t, p] += 1
-    by_tag = {}
-    for tag in ("plain", "negation", "contrast"):
-        mask = np.array([(not e.tags) if tag == "plain" else (tag in e.tags) for e in data.test])
-        if mask.any():
-            by_tag[tag] = {"accuracy": float(np.mean(pred_test[mask] == y_test[mask])), "count": int(mask.sum())}
-
     model.to("cpu")  # attribution on CPU (cuDNN's LSTM backward needs training mode)
-    attributions = [attribute(model, vocab, e, max_tokens) for e in attribution_examples]
     return SentimentResult(
-        train_accuracy=float(np.mean(predict(train_seqs) == y_train)),
+        train_accuracy=train_accuracy,
         test_accuracy=float(np.mean(pred_test == y_test)),
         confusion=confusion.tolist(),
         history=history,
-        accuracy_by_tag=by_tag,
+        accuracy_by_tag=_accuracy_by_tag(data.test, pred_test, y_test),
         vocab_size=len(vocab),
         glove_coverage=float(found[2:].mean()) if len(found) > 2 else 0.0,
         num_parameters=int(sum(p.numel() for p in model.parameters())),
         num_trainable=int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
-        attributions=attributions,
+        attributions=[attribute(model, vocab, e, max_tokens) for e in attribution_examples],
         test_predictions=pred_test.tolist(),
     )
 
