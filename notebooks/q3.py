@@ -4,8 +4,9 @@
 # A question about an image goes through two networks that never saw each other:
 #
 # - the **image** through ResNet18: a 512-d pooled feature vector and a 7x7 grid of 512-d
-#   features (ImageNet weights when they are available, otherwise an *untrained* CNN, and then
-#   every title and sentence says so);
+#   features. The weights are called ImageNet weights only when the file's SHA-256 starts with
+#   `f37072fd` (torchvision's published prefix); any other file is "user-supplied, not verified
+#   as ImageNet", and without a file the CNN is *untrained*. Every title and sentence says which;
 # - the **question** through GloVe word vectors (50-d) and an *untrained* RNN, LSTM or GRU
 #   encoder (same hidden size, same seeded initialisation scheme), whose final hidden state is the
 #   question embedding.
@@ -22,18 +23,16 @@ from rnnlab.report.display import show_figure, show_observations, show_tables, s
 
 result = load_or_run("q3")
 metrics = result.metrics
-print(metrics["dataset"]["description"])
-print("image features:", metrics["data"]["image features"])
-print("weights SHA-256:", metrics["data"]["CNN weights SHA-256"])
-print("encoders:", metrics["data"]["encoders"])
+show_text(result, "data")
+print("weights status:", metrics["cnn"]["weights_status"])
 
 # %% [markdown]
 # ## The data
 #
 # The default run uses the small set that ships with rnnlab: real photographs bundled with
 # scikit-image, with questions and answers written in the VQA v2 format. `--vqa-dir` and
-# `--cocoqa-dir` read the official VQA v2 and COCO-QA files instead. With ImageNet weights, the
-# top ImageNet label under each image is a quick sanity check of the CNN.
+# `--cocoqa-dir` read the official VQA v2 and COCO-QA files instead. With weights from a file,
+# the classifier's top label under each image is a quick sanity check of the CNN.
 
 # %%
 show_figure(result, "images")
@@ -50,8 +49,9 @@ show_figure(result, "pca_trajectories")
 
 # %% [markdown]
 # t-SNE keeps neighbourhoods rather than distances (its axes have no units). Colour is the word
-# position: clusters of one colour mean the state mostly encodes *where* in the question we are;
-# questions that start with the same words share their first states exactly.
+# position: clusters of one colour would mean the state mostly encodes *where* in the question
+# we are. Questions that start with the same words share their first states exactly (the
+# encoders are deterministic), whatever the figure shows.
 
 # %%
 show_figure(result, "tsne")
@@ -99,7 +99,7 @@ show_text(result, "fusion map")
 
 # %% [markdown]
 # Cosine similarity of every image with every question. If fusion worked, the boxed cells (each
-# question's own image) would stand out in their column.
+# question's own image) would stand out in their column; whether they do is measured below.
 
 # %%
 show_figure(result, "fusion_heatmap")
@@ -115,12 +115,16 @@ show_figure(result, "region_similarity")
 
 # %% [markdown]
 # The rank of each question's own image among all images, against chance (dashed line). A
-# permutation test over all seeds says whether a rank is better than chance.
+# permutation test over all seeds says whether a rank is better than chance; a p-value above
+# 0.05 means "not distinguishable from chance with this many questions", not "random".
 
 # %%
 show_figure(result, "retrieval")
 if metrics.get("grounded"):
     show_figure(result, "grounded_heatmap")
+for cell, r in metrics["fusion"]["encoders"].items():
+    print(f"{cell}: mean rank {r['mean_rank']['mean']:.2f} (chance {r['chance_mean_rank']:.2f}), "
+          f"pooled permutation p = {r['pooled_p_value']:.3f}")
 
 # %% [markdown]
 # ## What the numbers say
