@@ -131,6 +131,23 @@ def test_accuracy_observations_follow_the_numbers():
     assert "clipping was off" in text and f"No loss spikes ({RULE})" in text
 
 
+@pytest.mark.parametrize("acc, at_chance", [(0.119, True), (0.125, False)])
+def test_chance_level_is_within_two_standard_errors_of_chance(acc, at_chance):
+    # n = 1000: 2 SE of 0.119 is 0.0205 (0.119 <= 0.1205), of 0.125 is 0.0209 (0.125 > 0.1209)
+    task = fake_classification({"RNN": acc, "LSTM": 0.9, "GRU": 0.95}, (None, 1, 1))
+    text = " ".join(obs.accuracy_observations(task))
+    assert ("RNN stayed at chance level" in text) is at_chance
+
+
+@pytest.mark.parametrize("second, separated", [(0.906, False), (0.904, True)])
+def test_leader_gap_against_twice_the_combined_sampling_error(second, separated):
+    # 0.93 vs 0.906 on 1000 each: gap 2.4 points < 2 x combined SE 2.45; vs 0.904: 2.6 > 2.46
+    task = fake_classification({"GRU": 0.93, "LSTM": second}, (1, 1))
+    text = " ".join(obs.accuracy_observations(task))
+    assert ("GRU leads LSTM" in text) is separated
+    assert ("does not separate them" in text) is not separated
+
+
 def overfit_task(final_test, train_curve):
     """One LSTM whose test loss is lowest (0.2) at epoch 1 and ends at ``final_test``."""
     task = fake_classification({"LSTM": 0.9}, (1,))
