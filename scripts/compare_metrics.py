@@ -4,7 +4,7 @@ Usage: python scripts/compare_metrics.py OLD_ROOT NEW_ROOT [SECTION ...]
 
 Reads <root>/<section>/metrics.json of both roots (Python's NaN or rnnlab's strict "NaN"
 strings alike) and prints every leaf that differs, was removed or was added. Keys that hold
-timings (seconds, time, wall, per_second, speed) are skipped. Exits 1 when any number differs.
+timings (a word of the key is seconds, time, timings, wall, ...) are skipped. Exits 1 when any number differs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ import re
 import sys
 from pathlib import Path
 
-TIMING = re.compile(r"second|time|wall|per_s|speed|throughput|elapsed", re.IGNORECASE)
+TIMING_WORDS = {"second", "seconds", "time", "times", "timing", "timings", "wall", "elapsed",
+                "speed", "throughput", "ms"}
+
+
+def is_timing(key: str) -> bool:
+    """A key naming a timing: one of its words (split at _ and non-letters) is a timing word."""
+    return any(word in TIMING_WORDS for word in re.split(r"[^a-z]+", key.lower()))
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -37,7 +43,7 @@ def load(path: Path):
 def leaves(value, prefix=""):
     if isinstance(value, dict):
         for k, v in value.items():
-            if TIMING.search(str(k)):
+            if is_timing(str(k)):
                 continue
             yield from leaves(v, f"{prefix}.{k}" if prefix else str(k))
     elif isinstance(value, list):
