@@ -252,12 +252,44 @@ def _sentiment_setup(config: Config, ctx: RunContext) -> tuple[Any, dict, int, s
     return data, settings, config.sent_seeds, "sentences", data.test
 
 
+def completeness_error(total: float, difference: float) -> float:
+    """|sum_t a_t - (s(x) - s(x'))| / |s(x) - s(x')|: how far attributions fall from the score change."""
+    return abs(total - difference) / max(abs(difference), 1e-12)
+
+
 def _attribution_record(a: Any) -> dict:
     order = np.argsort(a.scores)
-    return {"text": a.text, "tokens": a.tokens, "scores": a.scores, "label": a.label, "pred": a.pred,
-            "prob_positive": a.prob_positive, "score": a.score, "sum_of_attributions": float(np.sum(a.scores)),
-            "tags": list(a.tags), "top_positive": a.tokens[int(order[-1])],
-            "top_negative": a.tokens[int(order[0])]}
+    record = {"text": a.text, "tokens": a.tokens, "scores": a.scores, "label": a.label, "pred": a.pred,
+              "prob_positive": a.prob_positive, "score": a.score, "sum_of_attributions": float(np.sum(a.scores)),
+              "tags": list(a.tags), "top_positive": a.tokens[int(order[-1])],
+              "top_negative": a.tokens[int(order[0])]}
+    # added with integrated gradients (float64, zero-embedding baseline); keys above unchanged
+    ig_order = np.argsort(a.ig_scores)
+    difference = a.score_float64 - a.baseline_score  # s(x) - s(x'), float64
+    ig_sum = float(np.sum(a.ig_scores))
+    record.update({
+        "ig_scores": a.ig_scores, "ig_sum_of_attributions": ig_sum,
+        "score_float64": a.score_float64, "baseline_score": a.baseline_score, "score_difference": difference,
+        "ig_top_positive": a.tokens[int(ig_order[-1])], "ig_top_negative": a.tokens[int(ig_order[0])],
+        "completeness_error_gxi": completeness_error(record["sum_of_attributions"], difference),
+        "completeness_error_ig": completeness_error(ig_sum, difference),
+    })
+    return record
+
+
+def _attribution_summary(records: list[dict], steps: int) -> dict:
+    """How the two attribution methods were run, their median completeness errors, top-word agreement."""
+    n = len(records)
+    return {
+        "method": {"baseline": "all-zero embeddings (= the <pad> row, zero and never trained)",
+                   "steps": steps, "rule": "trapezoid", "dtype": "float64"},
+        "completeness_error_median": {
+            "gradient_x_input": float(np.median([r["completeness_error_gxi"] for r in records])) if n else None,
+            "integrated_gradients": float(np.median([r["completeness_error_ig"] for r in records])) if n else None},
+        "texts": n,
+        "top_positive_agree": sum(r["top_positive"] == r["ig_top_positive"] for r in records),
+        "top_negative_agree": sum(r["top_negative"] == r["ig_top_negative"] for r in records),
+    }
 
 
 def measure_sentiment(config: Config, ctx: RunContext) -> dict:
@@ -272,6 +304,7 @@ def measure_sentiment(config: Config, ctx: RunContext) -> dict:
                for k in range(n_seeds)]
     main = results[0]
     accs = [r.test_accuracy for r in results]
+    records = [_attribution_record(a) for a in main.attributions]
     return {"source": data.source, "unit": unit, "train_size": len(data.train), "test_size": len(data.test),
             "seed": ctx.seed, "train_accuracy": main.train_accuracy, "test_accuracy": main.test_accuracy,
             "test_accuracy_seeds": accs, "train_accuracy_seeds": [r.train_accuracy for r in results],
@@ -280,7 +313,8 @@ def measure_sentiment(config: Config, ctx: RunContext) -> dict:
             "confusion": main.confusion, "accuracy_by_tag": main.accuracy_by_tag, "history": main.history,
             "num_parameters": main.num_parameters, "num_trainable": main.num_trainable,
             "vocab_size": main.vocab_size, "glove_coverage": main.glove_coverage,
-            "attributions": [_attribution_record(a) for a in main.attributions]}
+            "attributions": records,
+            "attribution_comparison": _attribution_summary(records, S.IG_STEPS)}
 
 
 def _comparison_row(row: Any, lengths: list[int]) -> dict:
