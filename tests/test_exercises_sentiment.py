@@ -76,6 +76,47 @@ def test_gradient_x_input_rejects_non_scalar_scores():
         S.gradient_x_input(lambda x: x.sum(dim=1), torch.ones(3, 2))
 
 
+def test_integrated_gradients_on_a_linear_model_is_exact():
+    g = torch.Generator().manual_seed(1)
+    E = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    base = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    w = torch.randn(4, generator=g, dtype=torch.float64)
+
+    def score(x):  # (K, T, E) -> (K,): s = sum_t w.x_t + 0.5
+        return (x @ w).sum(dim=1) + 0.5
+
+    ig = S.integrated_gradients(score, E, base, steps=3)
+    torch.testing.assert_close(ig.scores, (E - base) @ w)  # IG_t = w.(x_t - x'_t)
+    assert ig.score == pytest.approx(float(score(E[None])[0]))
+    assert ig.baseline_score == pytest.approx(float(score(base[None])[0]))
+
+
+def test_integrated_gradients_add_up_on_a_nonlinear_score_and_gradient_x_input_does_not():
+    g = torch.Generator().manual_seed(2)
+    E = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    W = torch.randn(3, 3, generator=g, dtype=torch.float64)
+
+    def score(x):  # (K, T, E) -> (K,), s = sum_t sum_j tanh((x_t W)_j)^2: nonlinear, s(0) = 0
+        return torch.tanh(x @ W).pow(2).sum(dim=(1, 2))
+
+    ig = S.integrated_gradients(score, E, steps=64)
+    assert ig.baseline_score == 0.0
+    assert abs(float(ig.scores.sum()) - ig.score) < 1e-3 * abs(ig.score)
+    gxi = S.gradient_x_input(lambda x: score(x[None])[0], E)
+    assert abs(float(gxi.sum()) - ig.score) > 0.05 * abs(ig.score)
+    coarse = S.integrated_gradients(score, E, steps=2)
+    assert abs(float(coarse.scores.sum()) - ig.score) > abs(float(ig.scores.sum()) - ig.score)
+
+
+def test_integrated_gradients_rejects_bad_shapes():
+    with pytest.raises(Exception, match="expected inputs of shape"):
+        S.integrated_gradients(lambda x: x.sum(dim=(1, 2)), torch.ones(2, 3, 4))
+    with pytest.raises(Exception, match="expected a baseline of shape"):
+        S.integrated_gradients(lambda x: x.sum(dim=(1, 2)), torch.ones(3, 2), torch.zeros(2, 2))
+    with pytest.raises(Exception, match="expected batch_score_fn to return shape"):
+        S.integrated_gradients(lambda x: x.sum(), torch.ones(3, 2))
+
+
 def test_tiny_training_run_and_attribution():
     data = S.load_shipped_sentences()
     small = S.SentimentData(data.train[::8], data.test[::4], data.source, "subset")
@@ -89,6 +130,10 @@ def test_tiny_training_run_and_attribution():
         assert a.tokens == S.tokenize(e.text)
         assert len(a.scores) == len(a.tokens)
         assert 0.0 <= a.prob_positive <= 1.0
+        assert len(a.ig_scores) == len(a.tokens) and a.ig_steps == S.IG_STEPS
+        assert a.score_float64 == pytest.approx(a.score, abs=1e-5)  # the float64 copy is the same model
+        difference = a.score_float64 - a.baseline_score
+        assert abs(sum(a.ig_scores) - difference) <= 0.01 * abs(difference) + 1e-6  # completeness
     assert r.num_trainable < r.num_parameters  # GloVe rows frozen
 
 

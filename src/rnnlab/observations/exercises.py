@@ -10,8 +10,11 @@ functions are its parts, one per exercise, each reading ``metrics[<part>]``. The
   chance by more than :data:`Z_CHANCE` standard errors of its test set.
 - Two accuracies differ only by more than the noise (the seed spread or one standard error);
   two groups' accuracies differ only by more than two standard errors of their difference.
-- Gradient x input "adds up" to the score when the median relative error of the sum is at most
-  :data:`SUM_TOLERANCE`.
+- An attribution method "adds up" when the median completeness error of its sum, |sum_t a_t -
+  (s(x) - s(x'))| / |s(x) - s(x')| with x' the all-zero embeddings, is at most
+  :data:`SUM_TOLERANCE` (older results without integrated gradients: |sum_t a_t - s| / |s|).
+- Gradient x input and integrated gradients "agree" on the top words only when they name the
+  same most-positive and the same most-negative word in every text shown.
 - The open forget gate "keeps" more gradient than the default LSTM only when the ratio of the
   two is at least :data:`FACTOR_BAND`, "less" at most 1 / :data:`FACTOR_BAND`, otherwise
   "about as much".
@@ -36,6 +39,11 @@ ENDS_BAND = (0.2, 5.0)  # first/last gradient ratio within this: "of the same or
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
+
+
+def _err(x: float) -> str:
+    """A relative error as a percentage with three significant digits (0.00534%, 74.6%)."""
+    return f"{100 * x:.3g}%"
 
 
 def chance_se(n: int) -> float:
@@ -206,14 +214,26 @@ def _negation_sentence(m: Mapping) -> list[str]:
             f"{verdict}.")]
 
 
+def _has_ig(m: Mapping) -> bool:
+    return bool(m["attributions"]) and all("completeness_error_ig" in a for a in m["attributions"])
+
+
 def _attribution_sentences(m: Mapping) -> list[str]:
     out = []
+    ig = _has_ig(m)
     for a in m["attributions"][:2]:
         label = "positive" if a["label"] == 1 else "negative"
         pred = "positive" if a["pred"] == 1 else "negative"
-        out.append(f"In \"{a['text'][:90]}\" (true {label}, predicted {pred}, P(positive) = "
-                   f"{a['prob_positive']:.2f}), the word pushing most towards positive is "
-                   f"'{a['top_positive']}' and towards negative '{a['top_negative']}' (gradient x input).")
+        s = (f"In \"{a['text'][:90]}\" (true {label}, predicted {pred}, P(positive) = "
+             f"{a['prob_positive']:.2f}), the word pushing most towards positive is "
+             f"'{a['top_positive']}' and towards negative '{a['top_negative']}' (gradient x input)")
+        if ig:
+            s += (f"; integrated gradients names '{a['ig_top_positive']}' and '{a['ig_top_negative']}'. Their "
+                  f"sums miss s(x) - s(x') = {a['score_difference']:+.3f} by {_err(a['completeness_error_gxi'])} "
+                  f"(gradient x input) and {_err(a['completeness_error_ig'])} (integrated gradients)")
+        out.append(s + ".")
+    if ig:
+        return out + [_completeness_sentence(m), _agreement_sentence(m)]
     sums = [(a["sum_of_attributions"], a["score"]) for a in m["attributions"] if "score" in a]
     if sums:
         err = float(np.median([abs(t - sc) / max(abs(sc), 1e-12) for t, sc in sums]))
@@ -227,6 +247,47 @@ def _attribution_sentences(m: Mapping) -> list[str]:
                        "would exactly for a linear model), so for this LSTM they are a local, first-order "
                        "picture, not a decomposition of s.")
     return out
+
+
+def _completeness_sentence(m: Mapping) -> str:
+    """How far each method's sums fall from s(x) - s(x'), median over the texts, against SUM_TOLERANCE."""
+    records = m["attributions"]
+    steps = (m.get("attribution_comparison") or {}).get("method", {}).get("steps")
+    errors = {"gradient x input": float(np.median([a["completeness_error_gxi"] for a in records])),
+              "integrated gradients": float(np.median([a["completeness_error_ig"] for a in records]))}
+    parts = [f"{name} by {_err(e)}, so it {'adds up' if e <= SUM_TOLERANCE else 'does not add up'}"
+             for name, e in errors.items()]
+    s = (f"Summed over a text, the word attributions should give the change of the score s = z_pos - z_neg "
+         f"from all-zero embeddings (the <pad> row) to the text, s(x) - s(x'). Median over {len(records)} "
+         f"texts, they miss it: " + "; ".join(parts) + f" (tolerance {100 * SUM_TOLERANCE:.0f}%"
+         + (f"; integrated gradients with {steps} trapezoid steps in float64" if steps else "") + ").")
+    gxi_ok = errors["gradient x input"] <= SUM_TOLERANCE
+    ig_ok = errors["integrated gradients"] <= SUM_TOLERANCE
+    if not gxi_ok and ig_ok:
+        s += (" Gradient x input is a local, first-order picture of this LSTM, not a decomposition of its "
+              "score (it would be exact only for a linear model); integrated gradients is one.")
+    elif not ig_ok:
+        s += " Integrated gradients does not add up here: more path steps are needed before its words are read."
+    return s
+
+
+def _agreement_sentence(m: Mapping) -> str:
+    """Whether the two methods name the same most-positive and most-negative word in every text."""
+    records = m["attributions"]
+    n = len(records)
+    pos = sum(a["top_positive"] == a["ig_top_positive"] for a in records)
+    neg = sum(a["top_negative"] == a["ig_top_negative"] for a in records)
+    if pos == n and neg == n:
+        return (f"The two methods name the same most-positive and the same most-negative word in all {n} "
+                "texts: here the top words do not depend on the method.")
+    differ = [a for a in records if a["top_positive"] != a["ig_top_positive"]
+              or a["top_negative"] != a["ig_top_negative"]]
+    a = differ[0]
+    return (f"The two methods disagree on the top words in {len(differ)} of {n} texts (same most-positive "
+            f"word in {pos}, same most-negative word in {neg}); e.g. in \"{a['text'][:60]}\" gradient x "
+            f"input says '{a['top_positive']}' / '{a['top_negative']}', integrated gradients "
+            f"'{a['ig_top_positive']}' / '{a['ig_top_negative']}' (most positive / most negative). A top word "
+            "from one method alone is not a finding about the model.")
 
 
 def sentiment_observations(m: Mapping) -> list[str]:
