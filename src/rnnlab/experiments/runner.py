@@ -16,10 +16,10 @@ retraining); ``rnnlab report --rebuild`` calls it. After a run, the notebook sou
 ``RNNLAB_PROFILE``, ``RNNLAB_SEED``, ``RNNLAB_DEVICE`` and ``RNNLAB_OPTIONS`` (JSON) set, so that
 its ``load_or_run(name)`` finds the results just written and reuses them.
 
-Where notebook sources are found (first match wins): the ``notebook_dir`` argument, the
-``RNNLAB_NOTEBOOK_DIR`` environment variable, ``notebooks/`` at the root of the source checkout
-that this package was imported from (``src/rnnlab/../../notebooks``), ``notebooks/`` in the
-current directory.
+Where notebook sources are found: the ``notebook_dir`` argument, else the
+``RNNLAB_NOTEBOOK_DIR`` environment variable, else ``rnnlab/notebooks/`` inside the installed
+package (they ship with it, so ``pip install`` alone is enough to run every section). The
+notebook runs in the section's results folder.
 """
 
 from __future__ import annotations
@@ -153,16 +153,15 @@ def find_notebook(name: str, notebook_dir: str | Path | None = None) -> Path:
     elif os.environ.get(ENV_NOTEBOOK_DIR):
         candidates.append(Path(os.environ[ENV_NOTEBOOK_DIR]))
     else:
-        checkout = Path(__file__).resolve().parents[3] / "notebooks"  # src/rnnlab/experiments/
-        candidates.extend([checkout, Path.cwd() / "notebooks"])
+        candidates.append(Path(__file__).resolve().parents[1] / "notebooks")  # in the package
     for folder in candidates:
         source = folder / f"{name}.py"
         if source.is_file():
             return source
     looked = ", ".join(str(c / f"{name}.py") for c in candidates)
     raise RnnlabError(
-        f"expected the notebook source of section {name!r} at {looked}, found none; run from a "
-        f"source checkout, set {ENV_NOTEBOOK_DIR}, or pass --no-notebook"
+        f"expected the notebook source of section {name!r} at {looked}, found none; set "
+        f"{ENV_NOTEBOOK_DIR} to a folder of notebook sources, or pass --no-notebook"
     )
 
 
@@ -424,7 +423,7 @@ def _execute_notebook(
         ENV_OPTIONS: json.dumps(to_jsonable(options)),
         ENV_PROGRESS: "0",
     }
-    seconds = execute_notebook(source, target, cwd=source.resolve().parent.parent, env=env)
+    seconds = execute_notebook(source, target, cwd=out_dir, env=env)
     settings["notebook"] = {"file": target.name, "source": str(source), "wall_time_s": round(seconds, 3)}
     write_json(out_dir / SECTION_FILE, data)
     _log(progress, f"{name}: notebook executed in {format_seconds(seconds)}")
