@@ -14,6 +14,8 @@ Data flow: :mod:`rnnlab.data.toy` (tasks) -> :mod:`rnnlab.train.scratch_loop` (t
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ from rnnlab.experiments.base import (
     Presentation,
     RunContext,
     Table,
+    config_to_dict,
     make_config,
     option,
 )
@@ -50,8 +53,10 @@ from rnnlab.train.scratch_loop import (
     SineTask,
     TextTask,
     TrainSettings,
+    load_run,
     make_model,
     sample_text,
+    save_run,
     train_model,
 )
 
@@ -104,6 +109,9 @@ class Config:
     jacobian_sequences: int = 4
     vanishing_radius: float = 0.5
     exploding_radius: float = 3.0
+    # interrupted runs
+    resume: bool = option(False, "continue an interrupted run: reuse the (task, cell, seed) runs already "
+                          "finished")
 
     def settings(self, task: str) -> TrainSettings:
         """The shared training budget of ``task`` (``"sine"`` or ``"text"``)."""
@@ -281,6 +289,68 @@ def _load_data(config: Config):
     return source, corpus, sine, tasks
 
 
+RUNS_DIR = "runs"
+RUNS_CONFIG = "config.json"
+
+
+def _runs_config(config: Config) -> dict:
+    """The config a runs folder belongs to: every setting except ``resume`` itself."""
+    out = config_to_dict(config)
+    out.pop("resume")
+    return out
+
+
+def prepare_runs(config: Config, out_dir: Path) -> Path:
+    """The folder of finished (task, cell, seed) runs, checked for ``--resume`` or cleared.
+
+    Without ``resume`` an existing folder is removed (said on stderr) and a fresh one records
+    the config. With ``resume`` the folder must record the same config.
+
+    Raises
+    ------
+    ConfigError
+        On ``resume`` when the folder belongs to another config.
+    DataError
+        On ``resume`` when the folder's config file is unreadable.
+    """
+    from rnnlab.errors import ConfigError
+    from rnnlab.results import read_json, write_json
+
+    runs = Path(out_dir) / RUNS_DIR
+    wanted = json_roundtrip(_runs_config(config))
+    if config.resume and (runs / RUNS_CONFIG).exists():
+        saved = read_json(runs / RUNS_CONFIG, "the config of the finished Q1 runs")
+        if not isinstance(saved, dict):
+            raise DataError(f"expected a config object in {runs / RUNS_CONFIG}, found {type(saved).__name__}")
+        different = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+        if different:
+            shown = ", ".join(f"{k}: {wanted.get(k)!r}" for k in different[:3])
+            found = ", ".join(f"{k}: {saved.get(k)!r}" for k in different[:3])
+            raise ConfigError(f"expected the runs in {runs} to come from this config to resume ({shown}), "
+                              f"found another ({found}); run without --resume to start over")
+        return runs
+    if config.resume and runs.is_dir() and any(runs.glob("*.json")):
+        raise DataError(f"expected {runs / RUNS_CONFIG} to resume the runs in {runs}, found no such file")
+    if runs.exists() and not config.resume:
+        shutil.rmtree(runs)
+        print(f"q1: cleared the previous finished runs in {runs} (use --resume to reuse them)", file=sys.stderr)
+    runs.mkdir(parents=True, exist_ok=True)
+    write_json(runs / RUNS_CONFIG, wanted)
+    return runs
+
+
+def json_roundtrip(data: dict) -> dict:
+    """``data`` as it reads back from JSON (tuples become lists)."""
+    from rnnlab.results import dumps, loads
+
+    return loads(dumps(data))
+
+
+def run_stem(runs: Path, task: str, cell: str, seed: int) -> Path:
+    """``<runs>/<task>-<cell>-seed<k>`` (add ``.safetensors`` / ``.json``)."""
+    return runs / f"{task}-{cell}-seed{seed}"
+
+
 @dataclass
 class _Training:
     """What training produced: per task and cell, one history and one model per seed."""
@@ -289,10 +359,17 @@ class _Training:
     models: dict[str, dict[str, list[SeqModel]]]
     init_text: dict[str, SeqModel]  # the first seed's untrained text models, float64
     samples: dict[str, list[tuple[int, float, str]]]  # cell -> (epoch, temperature, text)
+    wall_seconds: float = 0.0  # training time of every run, a reused run's as recorded
+    reused: int = 0  # runs loaded from the runs folder instead of trained
 
 
-def _train_all(config: Config, tasks: dict, corpus: CharCorpus, seeds: list[int], progress: bool) -> _Training:
-    """Train every (task, seed, cell) with the shared budget; sample text from the first seed."""
+def _train_all(config: Config, tasks: dict, corpus: CharCorpus, seeds: list[int], progress: bool,
+               runs: Path) -> _Training:
+    """Train every (task, seed, cell) with the shared budget; sample text from the first seed.
+
+    Each finished run is saved under ``runs``; with ``config.resume`` a run saved there is
+    loaded instead of trained (its model, records, samples and recorded time are the same).
+    """
     run = _Training({t: {c: [] for c in config.cells} for t in tasks},
                     {t: {c: [] for c in config.cells} for t in tasks}, {}, {c: [] for c in config.cells})
     sample_epochs = sorted({1, max(1, config.text_epochs // 2), config.text_epochs})
@@ -303,18 +380,32 @@ def _train_all(config: Config, tasks: dict, corpus: CharCorpus, seeds: list[int]
         for seed in seeds:
             for cell in config.cells:
                 model = make_model(task, cell, settings, seed)
+                samples: list[tuple[int, float, str]] = []
                 callback = None
                 if task_name == "text" and seed == seeds[0]:
                     run.init_text[cell] = model.astype(np.float64)
                     rng = np.random.default_rng(sample_rng_seed)
 
-                    def callback(record, m, cell=cell, rng=rng):
+                    def callback(record, m, samples=samples, rng=rng):
                         if record.epoch in sample_epochs:
                             text = sample_text(m, corpus, prime=config.sample_prime, length=config.sample_length,
                                                temperature=config.sample_temperature, rng=rng)
-                            run.samples[cell].append((record.epoch, config.sample_temperature, text))
+                            samples.append((record.epoch, config.sample_temperature, text))
 
-                model, history = train_model(task, cell, settings, seed, on_epoch=callback, model=model)
+                stem = run_stem(runs, task_name, cell, seed)
+                if config.resume and stem.with_name(stem.name + ".json").exists():
+                    model, history, extra = load_run(stem, model)
+                    samples.extend((int(e), float(t), str(s)) for e, t, s in extra["samples"])
+                    run.wall_seconds += float(extra["wall_seconds"])
+                    run.reused += 1
+                else:
+                    started = time.perf_counter()
+                    model, history = train_model(task, cell, settings, seed, on_epoch=callback, model=model)
+                    wall = time.perf_counter() - started
+                    run.wall_seconds += wall
+                    save_run(stem, model, history, {"samples": [list(s) for s in samples], "wall_seconds": wall})
+                if task_name == "text" and seed == seeds[0]:
+                    run.samples[cell].extend(samples)
                 run.histories[task_name][cell].append(history)
                 run.models[task_name][cell].append(model)
                 bar.set_postfix_str(f"{task_name} {CELL_LABELS[cell]} seed {seed}")
@@ -352,9 +443,10 @@ def _task_metrics(config: Config, tasks: dict, run: _Training) -> dict[str, dict
 
 def _measure(config: Config, ctx: RunContext) -> dict:
     start = time.perf_counter()
+    runs = prepare_runs(config, ctx.out_dir)
     seeds = [config.seed + i for i in range(config.n_seeds)]
     source, corpus, sine, tasks = _load_data(config)
-    run = _train_all(config, tasks, corpus, seeds, ctx.progress)
+    run = _train_all(config, tasks, corpus, seeds, ctx.progress, runs)
     train_seconds = time.perf_counter() - start
     task_metrics = _task_metrics(config, tasks, run)
     task_metrics["sine"]["copy_last_value_mse"] = sine.baseline_mse
@@ -371,7 +463,8 @@ def _measure(config: Config, ctx: RunContext) -> dict:
         "gradflow": gradflow,
         "samples": {CELL_LABELS[c]: [{"epoch": e, "temperature": temp, "text": s} for e, temp, s in run.samples[c]]
                     for c in config.cells},
-        "timing": {"training_seconds": train_seconds, "total_seconds": time.perf_counter() - start},
+        "timing": {"training_seconds": train_seconds, "total_seconds": time.perf_counter() - start,
+                   "runs_seconds": run.wall_seconds, "reused_runs": run.reused},
     }
 
 

@@ -13,9 +13,12 @@ optional callback and returns a :class:`TrainHistory`; it never plots or writes 
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -389,3 +392,85 @@ def sample_text(model: SeqModel, corpus: CharCorpus, *, prime: str, length: int,
         state = model.final_state(cache)
         logits = out[0, -1]
     return prime + corpus.decode(generated)
+
+
+# ------------------------------------------------------------------------------------------
+# Saving and loading a finished run (safetensors + JSON, never pickle)
+# ------------------------------------------------------------------------------------------
+
+RUN_FORMAT = "rnnlab-scratch-run/1"
+
+
+def save_run(stem: str | Path, model: SeqModel, history: TrainHistory, extra: dict | None = None) -> Path:
+    """Save a finished run as ``<stem>.safetensors`` (the model's arrays) and ``<stem>.json``.
+
+    The JSON holds the history records, ``extra`` (JSON-friendly, e.g. samples) and the SHA-256
+    of the safetensors file. Both are written atomically, the arrays first: the JSON marks the run
+    as finished, so a crash between the two leaves a run that is simply trained again.
+    """
+    from safetensors.numpy import save as st_save
+
+    from rnnlab.results import atomic_write_bytes, write_json
+
+    stem = Path(stem)
+    arrays = {k: np.ascontiguousarray(v) for k, v in model.get_params().items()}
+    blob = st_save(arrays, metadata={"format": RUN_FORMAT, "cell": model.cell})
+    weights = atomic_write_bytes(stem.with_name(stem.name + ".safetensors"), blob)
+    record = {
+        "format": RUN_FORMAT,
+        "weights": weights.name,
+        "sha256": hashlib.sha256(blob).hexdigest(),
+        "task": history.task, "cell": history.cell, "seed": history.seed,
+        "num_parameters": history.num_parameters, "settings": history.settings,
+        "records": [dataclasses.asdict(r) for r in history.records],
+        "extra": extra or {},
+    }
+    return write_json(stem.with_name(stem.name + ".json"), record)
+
+
+def load_run(stem: str | Path, model: SeqModel) -> tuple[SeqModel, TrainHistory, dict]:
+    """Load a run saved by :func:`save_run` into ``model`` (a fresh model of the same shapes).
+
+    Returns the model (its arrays overwritten in place, bit for bit), the history and ``extra``.
+
+    Raises
+    ------
+    DataError
+        One line naming the file when the JSON or the arrays are missing, damaged, do not match
+        their SHA-256, or do not fit the model.
+    """
+    from safetensors.numpy import load as st_load
+
+    from rnnlab.errors import DataError
+    from rnnlab.results import read_json
+
+    stem = Path(stem)
+    json_path = stem.with_name(stem.name + ".json")
+    weights = stem.with_name(stem.name + ".safetensors")
+    data = read_json(json_path, "a finished Q1 run")
+    try:
+        if data["format"] != RUN_FORMAT:
+            raise DataError(f"expected format {RUN_FORMAT} in {json_path}, found {data['format']!r}")
+        records = [EpochRecord(**r) for r in data["records"]]
+        history = TrainHistory(data["task"], data["cell"], int(data["seed"]), int(data["num_parameters"]),
+                               settings=dict(data["settings"]), records=records)
+        digest, extra = data["sha256"], dict(data["extra"])
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"expected a finished run's records in {json_path}, found a malformed file ({exc})") from None
+    try:
+        blob = weights.read_bytes()
+    except OSError as exc:
+        raise DataError(f"expected the run's arrays at {weights}, found an error: {exc}") from None
+    if hashlib.sha256(blob).hexdigest() != digest:
+        raise DataError(f"expected {weights} to match the SHA-256 recorded in {json_path.name}, found other bytes")
+    try:
+        arrays = st_load(blob)
+    except Exception as exc:  # safetensors raises its own error types
+        raise DataError(f"expected a valid safetensors file at {weights}, found a damaged one ({exc})") from None
+    params = {**model.layer.params, **{f"readout.{k}": v for k, v in model.readout.params.items()}}
+    if set(arrays) != set(params) or any(arrays[k].shape != v.shape or arrays[k].dtype != v.dtype
+                                         for k, v in params.items()):
+        raise DataError(f"expected the arrays of a {model.label} model in {weights}, found other names or shapes")
+    for k, v in params.items():
+        v[...] = arrays[k]  # in place: the layers keep their own arrays
+    return model, history, extra
