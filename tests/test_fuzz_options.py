@@ -77,7 +77,7 @@ def test_check_option_is_total(value):
 def test_cli_refuses_bad_values_with_status_2(name, module, tmp_path, capsys):
     from rnnlab.cli import main
 
-    for field, opt in declared_options(module.Config).items():
+    for opt in declared_options(module.Config).values():
         if opt.kind is bool:
             continue
         bad = "not-a-number" if opt.kind in (int, float) else None

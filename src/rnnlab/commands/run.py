@@ -17,52 +17,9 @@ from typing import Any
 from rnnlab.errors import ConfigError, RnnlabError
 
 
-class _SharedOptions:
-    """Stands in for a parser in a section's ``add_arguments``: skips options already declared.
-
-    An option whose flags were declared before by another section is skipped when its dest
-    matches; flags shared with a different dest are a programming error (ConfigError).
-    """
-
-    def __init__(self, target: Any, seen: dict[str, str], section: str) -> None:
-        self._target = target
-        self._seen = seen  # option string -> dest
-        self._section = section
-
-    def add_argument(self, *flags: str, **kwargs: Any) -> Any:
-        probe = argparse.ArgumentParser(add_help=False)
-        action = probe.add_argument(*flags, **kwargs)
-        known = [f for f in action.option_strings if f in self._seen]
-        if known:
-            if any(self._seen[f] != action.dest for f in known) or len(known) != len(
-                action.option_strings
-            ):
-                raise ConfigError(
-                    f"section {self._section!r} declares {', '.join(action.option_strings)} "
-                    f"(dest {action.dest!r}) differently from an earlier section"
-                )
-            return None
-        for flag in action.option_strings:
-            self._seen[flag] = action.dest
-        return self._target.add_argument(*flags, **kwargs)
-
-    def add_argument_group(self, *args: Any, **kwargs: Any) -> _SharedOptions:
-        return _SharedOptions(
-            self._target.add_argument_group(*args, **kwargs), self._seen, self._section
-        )
-
-    def add_mutually_exclusive_group(self, **kwargs: Any) -> _SharedOptions:
-        return _SharedOptions(
-            self._target.add_mutually_exclusive_group(**kwargs), self._seen, self._section
-        )
-
-    def __getattr__(self, name: str) -> Any:  # set_defaults and anything else
-        return getattr(self._target, name)
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     from rnnlab.experiments import registry
-    from rnnlab.experiments.runner import DEFAULT_OUT_ROOT, DEVICES, get_section
+    from rnnlab.experiments.runner import DEFAULT_OUT_ROOT, DEVICES
 
     names = list(registry.SECTIONS)
     parser = subparsers.add_parser(
@@ -116,24 +73,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_false",
         help="no progress bars or status lines",
     )
-    seen: dict[str, str] = {s: a.dest for a in parser._actions for s in a.option_strings}
-    _add_declared_options(parser, names, seen)
-    for name in names:
-        try:
-            module = get_section(name)
-        except RnnlabError as exc:  # keep the other sections usable; running this one says why
-            print(f"rnnlab: warning: {exc}", file=sys.stderr)
-            continue
-        add_arguments = getattr(module, "add_arguments", None)
-        if add_arguments is None or hasattr(module, "measure"):
-            continue
-        group = parser.add_argument_group(f"{name} options")
-        add_arguments(_SharedOptions(group, seen, name))
+    _add_declared_options(parser, names)
     parser.set_defaults(func=main)
 
 
 def _declared(names: list[str]) -> dict[str, dict[str, Any]]:
-    """field name -> {section name: DeclaredOption} over the sections on the new contract."""
+    """field name -> {section name: DeclaredOption} over the registered sections."""
     from rnnlab.experiments.base import declared_options
     from rnnlab.experiments.runner import get_section
 
@@ -141,18 +86,15 @@ def _declared(names: list[str]) -> dict[str, dict[str, Any]]:
     for name in names:
         try:
             module = get_section(name)
-        except RnnlabError:
-            continue
-        if not hasattr(module, "measure"):
+        except RnnlabError as exc:  # keep the other sections usable; running this one says why
+            print(f"rnnlab: warning: {exc}", file=sys.stderr)
             continue
         for field, opt in declared_options(module.Config).items():
             owners.setdefault(field, {})[name] = opt
     return owners
 
 
-def _add_declared_options(
-    parser: argparse.ArgumentParser, names: list[str], seen: dict[str, str]
-) -> None:
+def _add_declared_options(parser: argparse.ArgumentParser, names: list[str]) -> None:
     """One flag per declared option; its help names the sections that take it."""
     groups: dict[str, Any] = {}
     for field, by_section in _declared(names).items():
@@ -172,17 +114,11 @@ def _add_declared_options(
                 kwargs["choices"] = first.spec.choices
             kwargs["metavar"] = first.spec.metavar
         group.add_argument(first.flag, **kwargs)
-        seen[first.flag] = field
 
 
 def _section_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """The options the user gave that belong to section ``name`` (refusing others' options)."""
-    from rnnlab.experiments.runner import get_section
 
-    module = get_section(name)
-    if not hasattr(module, "measure"):
-        picker = getattr(module, "options_from_args", None)
-        return dict(picker(args)) if picker is not None else {}
     owners = _declared(list(_all_names()))
     given = {k: v for k, v in vars(args).items() if k in owners}
     mine = {k: v for k, v in given.items() if name in owners[k]}

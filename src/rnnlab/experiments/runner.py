@@ -175,27 +175,9 @@ def find_notebook(name: str, notebook_dir: str | Path | None = None) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def _is_legacy(module: ModuleType) -> bool:
-    """A section still on the old ``run(config, ctx) -> SectionResult`` contract."""
-    return not hasattr(module, "measure")
-
-
 def section_option_names(module: ModuleType) -> list[str]:
     """The option names (Config fields declared with ``option``) a section accepts."""
-    if not _is_legacy(module):
-        return list(declared_options(module.Config))
-    import argparse
-    import inspect
-
-    params = inspect.signature(module.build_config).parameters
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    names = [n for n, p in params.items() if n not in ("profile", "seed") and p.kind in kinds]
-    add_arguments = getattr(module, "add_arguments", None)
-    if add_arguments is not None:
-        parser = argparse.ArgumentParser(add_help=False)
-        add_arguments(parser)
-        names += [a.dest for a in parser._actions if a.dest not in names]
-    return names
+    return list(declared_options(module.Config))
 
 
 def build_config(module: ModuleType, profile: str, seed: int, options: dict[str, Any]) -> Any:
@@ -210,8 +192,6 @@ def build_config(module: ModuleType, profile: str, seed: int, options: dict[str,
             f"expected options of section {module.NAME!r} ({listed}), found "
             f"{', '.join(unknown)}"
         )
-    if _is_legacy(module):
-        return module.build_config(profile, seed, **options)
     return module.build_config(profile, seed, options)
 
 
@@ -313,12 +293,6 @@ def _measure_and_present(
     module: ModuleType, config: Any, ctx: RunContext
 ) -> tuple[dict[str, Any], Presentation]:
     """Run the section: measure, save metrics.json, read it back, present what was read."""
-    if _is_legacy(module):
-        result = module.run(config, ctx)
-        write_json(ctx.out_dir / METRICS_FILE, result.metrics)
-        return result.metrics, Presentation(
-            result.observations, result.figures, result.tables, result.text_blocks
-        )
     metrics = module.measure(config, ctx)
     if not isinstance(metrics, dict):
         raise TypeError(f"section {module.NAME!r}: measure() must return a dict of measurements")
@@ -445,8 +419,6 @@ def rebuild_section(out_dir: str | Path) -> SectionResult:
     data = load_section_data(out_dir)
     name = str(data["name"])
     module = get_section(name)
-    if _is_legacy(module):
-        raise DataError(f"expected a section with measure/present, found {name!r} on the old contract")
     settings = data.get("settings") or {}
     try:
         config = config_from_dict(module.Config, settings.get("config", data.get("config")) or {})
