@@ -12,7 +12,10 @@ The section reads *measure once, then tell* (see :mod:`rnnlab.experiments.base`)
       orthonormal shared space) -> metrics.json, plus what the figures need:
       ``arrays.npz`` (first-seed hidden states, final states, similarity matrices, t-SNE
       coordinates, region maps, thumbnails; read with ``allow_pickle=False``) and
-      ``inputs.json`` (question texts, tokens, answers, the example questions)
+      ``inputs.json`` (question texts, tokens, answers, the example questions); the image
+      features are cached in ``feature_cache/<key>.npz`` (one per image; key from the image's
+      pixels, the weights' SHA-256 or ``untrained-<seed>``, device and library versions), which
+      a re-run reads back instead of recomputing (a corrupt entry is recomputed with a warning)
     present(metrics, config, out_dir):
       figures by rnnlab.viz.q3, sentences and captions by rnnlab.observations.q3, tables
 
@@ -24,6 +27,7 @@ the figures show the first seed.
 from __future__ import annotations
 
 import dataclasses
+import io
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +40,7 @@ from rnnlab.analysis import fusion as fu
 from rnnlab.analysis import geometry as geo
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.experiments.base import Figure, Presentation, RunContext, Table, make_config, option
-from rnnlab.results import read_json, write_json
+from rnnlab.results import atomic_write_bytes, read_json, write_json
 
 NAME = "q3"
 TITLE = (
@@ -45,6 +49,7 @@ TITLE = (
 )
 ARRAYS_FILE = "arrays.npz"
 INPUTS_FILE = "inputs.json"
+FEATURE_CACHE_DIR = "feature_cache"  # <out>/q3/feature_cache/<key>.npz, one file per image
 
 
 @dataclass(frozen=True)
@@ -369,18 +374,51 @@ def _load_inputs(config: Config) -> _Inputs:
     )
 
 
-def _image_features(model: Any, weights: Any, data: _Inputs, config: Config, device: str):
-    """ResNet18 features of every image, and small copies of the first images for the figures."""
+def _image_features(model: Any, weights: Any, data: _Inputs, config: Config, device: str,
+                    cache_dir: Path | None = None):
+    """ResNet18 features of every image, and small copies of the first images for the figures.
+
+    With ``cache_dir``, each image's features are kept in ``<cache_dir>/<key>.npz`` (key:
+    :func:`rnnlab.models.cnn.feature_cache_key`, from the image's pixels and the weights). A
+    batch (``cnn_batch_size`` images, in image order) whose images are all cached is read back;
+    otherwise the whole batch is computed as without a cache, so a cached feature is the very
+    array a fresh run computes. A corrupt entry is reported in one line and recomputed.
+    Returns (features, thumbnails, number of images computed).
+    """
+    import sys
+
     from rnnlab.data.vqa import thumbnail
     from rnnlab.models import cnn as cnnmod
 
-    parts, images = [], []
+    parts, images, n_computed = [], [], 0
     for start in range(0, len(data.image_ids), config.cnn_batch_size):
         ids = data.image_ids[start : start + config.cnn_batch_size]
         batch = [data.dataset.load_image(i) for i in ids]
-        parts.append(cnnmod.extract_features(model, batch, weights.from_file, len(batch), device))
         images += [thumbnail(im, FIGURE_IMAGE_SIDE) for im in batch]
-    return cnnmod.concat_features(parts), images[: config.figure_max_images]
+        keys = [cnnmod.feature_cache_key(cnnmod.image_sha256(im), weights, device) for im in batch]
+        cached = []
+        for key in keys if cache_dir is not None else ():
+            path = cache_dir / f"{key}.npz"
+            if not path.is_file():
+                break
+            try:
+                cached.append(cnnmod.load_cached_features(path, key, weights.from_file))
+            except DataError as exc:
+                print(f"rnnlab: q3: warning: corrupt feature cache entry ({exc}); recomputing",
+                      file=sys.stderr, flush=True)
+                break
+        if cache_dir is not None and len(cached) == len(batch):
+            parts += cached
+            continue
+        feats = cnnmod.extract_features(model, batch, weights.from_file, len(batch), device)
+        n_computed += len(batch)
+        parts.append(feats)
+        if cache_dir is not None:
+            for k, key in enumerate(keys):
+                one = cnnmod.ImageFeatures(feats.pooled[k : k + 1], feats.grid[k : k + 1],
+                                           feats.probs[k : k + 1], feats.from_file)
+                cnnmod.save_cached_features(cache_dir / f"{key}.npz", one, key)
+    return cnnmod.concat_features(parts), images[: config.figure_max_images], n_computed
 
 
 def _perturb(data: _Inputs, seed: int) -> _Perturbed:
@@ -535,10 +573,12 @@ def _measure(config: Config, ctx: RunContext) -> dict[str, Any]:
               f"{data.oov.n_oov} OOV tokens")
 
     t1 = time.perf_counter()
-    feats, images = _image_features(model, weights, data, config, ctx.device)
+    feats, images, n_computed = _image_features(
+        model, weights, data, config, ctx.device, ctx.out_dir / FEATURE_CACHE_DIR)
     top5 = feats.top_k(5) if weights.from_file else None
     timings["cnn_s"] = time.perf_counter() - t1
-    _log(ctx, f"image features: {weights.describe()}")
+    _log(ctx, f"image features: {weights.describe()}; {len(data.image_ids) - n_computed} of "
+              f"{len(data.image_ids)} images read from the feature cache")
 
     t2 = time.perf_counter()
     rng_perm = np.random.default_rng([config.seed, 2])
@@ -574,7 +614,9 @@ def _measure(config: Config, ctx: RunContext) -> dict[str, Any]:
     for k, image in enumerate(images):
         arrays[f"image_{k}"] = image
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(ctx.out_dir / ARRAYS_FILE, **arrays)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(ctx.out_dir / ARRAYS_FILE, buffer.getvalue())
     write_json(ctx.out_dir / INPUTS_FILE, inputs)
     if tsne is not None:
         metrics["tsne"] = tsne

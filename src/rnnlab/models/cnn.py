@@ -441,3 +441,96 @@ def extract_features(
         probs=np.concatenate(probs).astype(np.float32),
         from_file=from_file,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Feature cache: one .npz per (image content, weights, device, library versions)
+# --------------------------------------------------------------------------------------------
+
+FEATURE_CACHE_VERSION = 1  # raise when preprocessing or extraction changes the numbers
+CACHE_ARRAYS = ("pooled", "grid", "probs")
+
+
+def image_sha256(image: np.ndarray) -> str:
+    """Hex SHA-256 of a loaded image's pixels, shape and dtype (the image's content key)."""
+    image = np.ascontiguousarray(image)
+    digest = hashlib.sha256(f"{image.shape}|{image.dtype.str}|".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+def weights_key(weights: WeightsInfo) -> str:
+    """What fixes the network's weights: the file's SHA-256, or ``"untrained-<seed>"`` for the
+    seeded random initialisation (:func:`build_resnet18` seeds it with ``weights.seed``)."""
+    return weights.sha256 if weights.sha256 else f"untrained-{weights.seed}"
+
+
+def feature_cache_key(image_hash: str, weights: WeightsInfo, device: str = "cpu") -> str:
+    """The cache key of one image's features: SHA-256 over everything that fixes the numbers.
+
+    The image content, the weights (:func:`weights_key`), the device type (CPU and CUDA
+    kernels round differently), the torch and torchvision versions and
+    :data:`FEATURE_CACHE_VERSION`.
+    """
+    import torch
+    import torchvision
+
+    parts = (f"v{FEATURE_CACHE_VERSION}", image_hash, weights_key(weights),
+             str(device).split(":")[0], torch.__version__, torchvision.__version__)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _checksum(arrays: Sequence[np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.shape}|{a.dtype.str}|".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def save_cached_features(path: str | Path, features: ImageFeatures, key: str) -> Path:
+    """Write the features of ONE image (``features`` with N = 1) to ``path`` atomically.
+
+    The file is an ``.npz`` of plain arrays (no pickle): ``pooled (512,)``, ``grid (7, 7,
+    512)``, ``probs (1000,)``, the ``key`` and a SHA-256 ``checksum`` of the array bytes.
+    """
+    import io
+
+    from rnnlab.results import atomic_write_bytes
+
+    if features.pooled.shape[0] != 1:
+        raise ShapeError(f"expected the features of one image, found {features.pooled.shape[0]}")
+    arrays = {name: getattr(features, name)[0] for name in CACHE_ARRAYS}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays, key=np.array(key),
+             checksum=np.array(_checksum([arrays[n] for n in CACHE_ARRAYS])))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_cached_features(path: str | Path, key: str, from_file: bool) -> ImageFeatures:
+    """Read one image's features written by :func:`save_cached_features` (``allow_pickle=False``).
+
+    Raises
+    ------
+    DataError
+        One line, when the file is unreadable, lacks an array, was written for another key, or
+        its arrays do not match their stored SHA-256 (a corrupt entry is never used).
+    """
+    import io
+
+    path = Path(path)
+    try:  # read the bytes first: np.load leaks its file handle when the zip is damaged
+        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as saved:
+            arrays = {name: saved[name] for name in (*CACHE_ARRAYS, "key", "checksum")}
+    except Exception as exc:  # noqa: BLE001 - zip, format and key errors have many types
+        first = next((ln for ln in str(exc).splitlines() if ln.strip()), "")
+        raise DataError(f"cannot read {path.name}: {type(exc).__name__}: {first}") from None
+    if str(arrays["key"]) != key:
+        raise DataError(f"{path.name} was written for another key")
+    values = [arrays[n] for n in CACHE_ARRAYS]
+    if any(v.dtype != np.float32 for v in values) or str(arrays["checksum"]) != _checksum(values):
+        raise DataError(f"{path.name}: arrays do not match their stored SHA-256")
+    return ImageFeatures(*(v[None] for v in values), from_file=from_file)
