@@ -489,16 +489,59 @@ def _sentiment_figures(m: dict, config: Config, figures_dir: Path, shown: Presen
         f"embeddings{', frozen' if frozen else ''}) on {m['source']}. Left: loss and accuracy per epoch (seed "
         f"{m['seed']}); right: confusion matrix of the held-out set."))
     attributions = m["attributions"]
-    captions = [f"true {LABELS[x['label']]}, predicted {LABELS[x['pred']]}, P(positive) = "
-                f"{x['prob_positive']:.2f}" + (f"   [{', '.join(x['tags'])}]" if x["tags"] else "")
-                for x in attributions]
-    ax = plot_word_importance([x["tokens"] for x in attributions], [x["scores"] for x in attributions], captions)
+    heads = [f"true {LABELS[x['label']]}, predicted {LABELS[x['pred']]}, P(positive) = "
+             f"{x['prob_positive']:.2f}" + (f"   [{', '.join(x['tags'])}]" if x["tags"] else "")
+             for x in attributions]
+    if not all("ig_scores" in x for x in attributions):  # results saved before integrated gradients
+        ax = plot_word_importance([x["tokens"] for x in attributions], [x["scores"] for x in attributions], heads)
+        save_figure(ax.figure, figures_dir / "word_importance.png")
+        shown.figures.append(Figure(
+            "figures/word_importance.png",
+            "Part 6: word importance by gradient x input for held-out texts: for the score s = z_pos - z_neg, "
+            "each word's a_t = sum_k (ds/de_tk) e_tk; blue pushes towards positive, red towards negative, each "
+            "text on its own colour scale."))
+        return
+    tokens, scores, captions = [], [], []
+    for x, head in zip(attributions, heads):
+        d = x["score_difference"]
+        for name, key, total, err in (("gradient x input", "scores", x["sum_of_attributions"],
+                                       x["completeness_error_gxi"]),
+                                      ("integrated gradients", "ig_scores", x["ig_sum_of_attributions"],
+                                       x["completeness_error_ig"])):
+            tokens.append(x["tokens"])
+            scores.append(x[key])
+            captions.append(f"{head}  |  {name}: sum {total:+.3f} vs s(x) - s(x') = {d:+.3f} "
+                            f"(off by {100 * err:.3g}%)")
+    steps = m["attribution_comparison"]["method"]["steps"]
+    ax = plot_word_importance(tokens, scores, captions,
+                              title="Which words matter: gradient x input (upper row) and integrated gradients "
+                                    "(lower row) of s = z_pos - z_neg",
+                              scale_label="attribution / max |.| of the row")
     save_figure(ax.figure, figures_dir / "word_importance.png")
     shown.figures.append(Figure(
         "figures/word_importance.png",
-        "Part 6: word importance by gradient x input for held-out texts: for the score s = z_pos - z_neg, each "
-        "word's a_t = sum_k (ds/de_tk) e_tk; blue pushes towards positive, red towards negative, each text on "
-        "its own colour scale."))
+        "Part 6: word importance for held-out texts, two methods on the same model and text. Upper row: gradient "
+        "x input, a_t = sum_k (ds/de_tk) e_tk; lower row: integrated gradients from all-zero embeddings x' (the "
+        f"<pad> row) to the text, IG_t = sum_k (e_tk - x'_tk) * mean of ds/de_tk along the straight path ({steps} "
+        "trapezoid steps, float64). Each caption compares the sum of the row with s(x) - s(x'), which a "
+        "complete attribution equals. Blue pushes towards positive, red towards negative, each row on its own "
+        "colour scale."))
+
+
+def _attribution_table(m: dict, shown: Presentation) -> None:
+    """Per text: the score change, each method's sum and completeness error, and their top words."""
+    rows = m["attributions"]
+    if not rows or "ig_scores" not in rows[0]:
+        return
+    shown.tables.append(Table(
+        "6. Word attribution: gradient x input against integrated gradients (baseline: all-zero embeddings)",
+        ["text", "s(x) - s(x')", "sum, grad x input", "off by", "sum, integrated gradients", "off by",
+         "most positive word (gxi / IG)", "most negative word (gxi / IG)"],
+        [[x["text"][:60], f"{x['score_difference']:+.4f}", f"{x['sum_of_attributions']:+.4f}",
+          f"{100 * x['completeness_error_gxi']:.3g}%", f"{x['ig_sum_of_attributions']:+.4f}",
+          f"{100 * x['completeness_error_ig']:.3g}%", f"{x['top_positive']} / {x['ig_top_positive']}",
+          f"{x['top_negative']} / {x['ig_top_negative']}"] for x in rows],
+    ))
 
 
 def present_sentiment(m: dict, config: Config, figures_dir: Path, shown: Presentation) -> None:
@@ -510,6 +553,7 @@ def present_sentiment(m: dict, config: Config, figures_dir: Path, shown: Present
         [[m["seed"] + k, f"{train:.3f}", f"{test:.3f}", m["test_size"]] for k, (train, test) in enumerate(seeds)]
         + [["mean-GloVe logistic regression", "", f"{m['baseline_accuracy']:.3f}", m["test_size"]]],
     ))
+    _attribution_table(m, shown)
     shown.text_blocks["6. sentiment data"] = (
         f"{_sentiment_description(m, config)}.\nModel: {m['num_parameters']} parameters, "
         f"{m['num_trainable']} trained; vocabulary {m['vocab_size']} words, "

@@ -122,17 +122,18 @@ def plot_toy_training(losses: Sequence[float], accuracies: Sequence[float], ax=N
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.2))
     epochs = np.arange(1, len(losses) + 1)
-    ax.semilogy(epochs, losses, color=model_color("RNN"), label="cross-entropy loss")
+    ax.semilogy(epochs, losses, color=model_color("RNN"), label="cross-entropy loss (left axis)")
     ax.set_xlabel("full-batch update (epoch)")
     ax.set_ylabel("cross-entropy (nats, log scale)")
     twin = ax.twinx()
     twin.plot(epochs, np.asarray(accuracies) * 100, color=OKABE_ITO["black"], ls="--", lw=1,
-              label="training accuracy")
+              label="training accuracy (right axis)")
     twin.set_ylabel("training accuracy (%)")
     twin.set_ylim(-5, 105)
     twin.grid(False)
     lines = ax.get_lines() + twin.get_lines()
-    ax.legend(lines, [line.get_label() for line in lines], loc="center right")
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper center", bbox_to_anchor=(0.5, -0.22),
+              ncol=2, fontsize=8, frameon=False)  # below the axes: never over the curves
     ax.set_title("Toy many-to-one RNN trained by hand-written BPTT")
     return ax
 
@@ -201,27 +202,38 @@ def plot_loss_curve(losses: Sequence[float], ax=None, *, label: str = "RNN", tit
 
 
 def plot_sentiment_history(history: Mapping[str, Sequence[float]], ax=None, *, baseline: float | None = None):
-    """Training loss (left axis) and train/test accuracy (right axis) per epoch."""
+    """Training loss (left axis) and train/test accuracy (right axis) per epoch.
+
+    The reference lines (mean-GloVe logistic regression, chance) are accuracies: they are drawn on
+    the right axis and labelled with their value at the right end; the legend sits below the axes.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.2))
     epochs = np.arange(1, len(history["loss"]) + 1)
-    ax.plot(epochs, history["loss"], color="0.4", label="training loss")
+    ax.plot(epochs, history["loss"], color="0.4", marker=".", label="training loss (left axis)")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("training cross-entropy (nats)")
     twin = ax.twinx()
-    twin.plot(epochs, 100 * np.asarray(history["train_accuracy"]), color=model_color("BiLSTM"),
-              ls="--", label="train accuracy")
-    twin.plot(epochs, 100 * np.asarray(history["test_accuracy"]), color=model_color("BiLSTM"),
-              label="held-out accuracy")
+    color = model_color("BiLSTM")
+    twin.plot(epochs, 100 * np.asarray(history["train_accuracy"]), color=color, ls="--",
+              label="train accuracy (right axis)")
+    twin.plot(epochs, 100 * np.asarray(history["test_accuracy"]), color=color,
+              label="held-out accuracy (right axis)")
+    refs = [(50.0, "chance 50%", "0.5")]
     if baseline is not None:
-        twin.axhline(100 * baseline, color=OKABE_ITO["black"], ls=":", lw=0.9,
-                     label="mean-GloVe logistic regression")
-    twin.axhline(50, color="0.6", ls=":", lw=0.8, label="chance")
-    twin.set_ylabel("accuracy (%)")
+        refs.append((100 * baseline, f"mean-GloVe log. regression {100 * baseline:.0f}%", OKABE_ITO["black"]))
+    for value, text, c in refs:
+        twin.axhline(value, color=c, ls=":", lw=0.9)
+        twin.text(1.0, value, text + " ", transform=twin.get_yaxis_transform(), ha="right", va="bottom",
+                  fontsize=7, color=c)
+    twin.set_ylabel("accuracy (%)", color=color)
+    twin.tick_params(axis="y", colors=color)
     twin.set_ylim(0, 105)
     twin.grid(False)
-    lines = ax.get_lines() + twin.get_lines()
-    ax.legend(lines, [line.get_label() for line in lines], loc="lower left", fontsize=7)
+    lines = ax.get_lines() + twin.get_lines()[:2]
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper center", bbox_to_anchor=(0.5, -0.2),
+              ncol=3, fontsize=7, frameon=False)
     ax.set_title("BiLSTM sentiment classifier: training")
     return ax
 
@@ -262,7 +274,10 @@ def _wrap_tokens(toks, vals, max_chars: int, max_lines: int):
 
 
 def plot_word_importance(tokens: Sequence[Sequence[str]], scores: Sequence[Sequence[float]],
-                         captions: Sequence[str], ax=None, *, max_lines: int = 3, fontsize: float = 8.5):
+                         captions: Sequence[str], ax=None, *, max_lines: int = 3, fontsize: float = 8.5,
+                         title: str = "Which words matter: gradient x input on the word embeddings, "
+                                      "score z_pos - z_neg",
+                         scale_label: str = "gradient x input / max |.| of the text"):
     """Texts as coloured words: blue words push towards positive, red towards negative.
 
     Each text is coloured on its own scale (its largest |a_t| is full colour) and wrapped onto at
@@ -277,7 +292,7 @@ def plot_word_importance(tokens: Sequence[Sequence[str]], scores: Sequence[Seque
     cmap = plt.get_cmap("RdBu")
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=mcolors.Normalize(-1, 1))
     bar = fig.colorbar(sm, ax=ax, fraction=0.025, pad=0.01)
-    bar.set_label("gradient x input / max |.| of the text\n(red: towards negative, blue: towards positive)",
+    bar.set_label(f"{scale_label}\n(red: towards negative, blue: towards positive)",
                   fontsize=7)
     width_pt = ax.get_position().width * fig.get_figwidth() * 72
     char_w = 0.62 * fontsize / width_pt  # a monospace character, as a fraction of the axes width
@@ -306,7 +321,7 @@ def plot_word_importance(tokens: Sequence[Sequence[str]], scores: Sequence[Seque
                 ax.text(x, y, "...", fontsize=fontsize, va="center", family="monospace", transform=ax.transAxes)
         y -= line_h
     ax.set_axis_off()
-    ax.set_title("Which words matter: gradient x input on the word embeddings, score z_pos - z_neg")
+    ax.set_title(title)
     return ax
 
 
@@ -330,7 +345,7 @@ def plot_gradient_profiles(profiles: Mapping[str, Sequence[float]], ax=None):
         ax.semilogy(np.arange(1, len(prof) + 1), prof, label=name, **_style(name))
     ax.set_xlabel("input position t (the summary is read after step T)")
     ax.set_ylabel("||ds/dx_t|| (log scale)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     ax.set_title(f"Gradient reaching each input, T = {len(next(iter(profiles.values())))} (untrained)")
     return ax
 
@@ -350,7 +365,7 @@ def plot_reach_vs_length(lengths: Sequence[int], reach: Mapping[str, Mapping[int
     ax.set_xlabel("sequence length T (steps)")
     ax.set_ylabel("weakest / strongest input gradient\n(log scale)")
     ax.set_xticks(list(lengths))
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     ax.set_title("Vanishing gradient against sequence length")
     return ax
 
