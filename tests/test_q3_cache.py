@@ -64,7 +64,7 @@ def test_second_run_reads_the_cache_and_measures_the_same(counted, tmp_path, cap
     assert "warning" not in capsys.readouterr().err
 
     # a corrupt entry is detected, reported in one line and recomputed
-    victim = sorted(cache.glob("*.npz"))[0]
+    victim = min(cache.glob("*.npz"))
     victim.write_bytes(victim.read_bytes()[:-40] + b"x" * 40)
     counted.clear()
     third, _ = _measure(tmp_path)

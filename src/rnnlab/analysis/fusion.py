@@ -149,3 +149,62 @@ def region_similarity(space: SharedSpace, grid: np.ndarray, question: np.ndarray
     """Cosine of each grid cell of one image with one question -> (G1, G2)."""
     u = space.questions(np.asarray(question, dtype=np.float64)[None, :])[0]  # (K,)
     return space.grid(grid) @ u
+
+
+def mean_pairwise_cosine(features: np.ndarray, centred: bool = False) -> float:
+    """Mean cosine over all pairs of distinct rows of ``features`` (M, F), M >= 2.
+
+    With ``centred``, the mean row (the mean feature over the M images) is subtracted first:
+    ``v~_m = v_m - mean_m' v_m'``. ReLU features are all positive, so raw cosines are high for
+    any two images; the centred cosine says how alike the images are beyond that common part.
+    """
+    v = np.asarray(features, dtype=np.float64)
+    if v.ndim != 2 or v.shape[0] < 2:
+        raise ShapeError(f"expected (M, F) features of at least 2 images, found {v.shape}")
+    if centred:
+        v = v - v.mean(axis=0)
+    u = _normalise_rows(v)
+    cos = u @ u.T  # (M, M)
+    return float(cos[~np.eye(len(v), dtype=bool)].mean())
+
+
+def image_dominance(similarity: np.ndarray) -> dict[str, float]:
+    """How much of each question's ranking of the images the image alone decides.
+
+    For question q, its ranking of the M images (``similarity[:, q]``) is compared with the
+    ranking by the mean similarity over the *other* questions (leave-one-out, so that q does not
+    agree with itself): ``a_q = mean_{j != q} similarity[:, j]``.
+
+    Returns
+    -------
+    dict
+        ``rank_agreement``: mean over questions of Spearman's correlation between the two
+        rankings (1: every question orders the images the same way, whatever it asks; about 0:
+        the question decides); ``top_image_share``: fraction of questions whose most similar
+        image is the one the other questions rank first (about 1 / M when the question
+        decides); ``chance_top_image_share``: 1 / M.
+
+    Parameters
+    ----------
+    similarity : (M, Q) array, M >= 2 images, Q >= 2 questions
+    """
+    from scipy.stats import rankdata
+
+    sim = np.asarray(similarity, dtype=np.float64)
+    if sim.ndim != 2 or sim.shape[0] < 2 or sim.shape[1] < 2:
+        raise ShapeError(f"expected (M, Q) similarities with M, Q >= 2, found {sim.shape}")
+    M, Q = sim.shape
+    others = (sim.sum(axis=1, keepdims=True) - sim) / (Q - 1)  # (M, Q): a_q in column q
+    r_own = rankdata(-sim, axis=0)  # (M, Q)
+    r_others = rankdata(-others, axis=0)  # (M, Q)
+    a = r_own - r_own.mean(axis=0)
+    b = r_others - r_others.mean(axis=0)
+    denom = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))  # (Q,)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.where(denom > 0, (a * b).sum(axis=0) / denom, np.nan)  # Spearman per question
+    same_top = sim.argmax(axis=0) == others.argmax(axis=0)  # (Q,)
+    return {
+        "rank_agreement": float(np.nanmean(rho)) if np.isfinite(rho).any() else float("nan"),
+        "top_image_share": float(same_top.mean()),
+        "chance_top_image_share": 1.0 / M,
+    }

@@ -445,6 +445,8 @@ def _encode_over_seeds(
     retrieval: dict[str, list[geo.RetrievalSummary]] = {c: [] for c in config.cells}
     sims_all: dict[str, list[np.ndarray]] = {c: [] for c in config.cells}
     first: dict[str, dict[str, Any]] = {}
+    dominance: dict[str, list[dict[str, float]]] = {c: [] for c in config.cells}
+    centred: dict[str, list[dict[str, float]]] = {c: [] for c in config.cells}
     for s in seeds:
         for cell in config.cells:
             encoder = make_encoder(cell, data.glove.dim, config.hidden_size, seed=s, init=config.init)
@@ -458,13 +460,30 @@ def _encode_over_seeds(
             )
             sim = fu.fusion_similarity(space, feats.pooled, enc.final)  # (M, Q)
             sims_all[cell].append(sim)
+            dominance[cell].append(fu.image_dominance(sim))
+            centred[cell].append(_centred_retrieval(config, enc.final, feats.pooled, sim, data, s))
             retrieval[cell].append(
                 geo.retrieval_summary(sim, data.true_index, rng_perm, config.n_permutations)
             )
             if s == seeds[0]:
                 first[cell] = {"states": enc.states, "final": enc.final, "sim": sim, "space": space}
     return {"seeds": seeds, "per_seed": per_seed, "retrieval": retrieval, "sims_all": sims_all,
-            "first": first}
+            "first": first, "dominance": dominance, "centred": centred}
+
+
+def _centred_retrieval(
+    config: Config, final: np.ndarray, pooled: np.ndarray, sim: np.ndarray, data: _Inputs, seed: int
+) -> dict[str, float]:
+    """Retrieval recomputed from image features centred beforehand (mean feature over the
+    run's images subtracted), in the shared space of the same seed; no permutation test (it
+    would draw from the shared permutation generator and change every later number)."""
+    pooled_c = pooled.astype(np.float64) - pooled.astype(np.float64).mean(axis=0)  # (M, 512)
+    space = fu.build_shared_space(final, pooled_c, config.shared_dim, seed=seed)
+    sim_c = fu.fusion_similarity(space, pooled_c, final)  # (M, Q)
+    ranks = geo.true_image_ranks(sim_c, data.true_index)
+    return {"mean_rank": float(ranks.mean()), "top1": float(np.mean(ranks <= 1.0)),
+            "max_abs_change": float(np.abs(sim_c - sim).max()),
+            "same_ranks": bool(np.array_equal(geo.rank_matrix(sim_c), geo.rank_matrix(sim)))}
 
 
 def _cnn_metrics(weights: Any, labels: list[str], feats: Any, top5: Any) -> dict[str, Any]:
@@ -482,6 +501,7 @@ def _cnn_metrics(weights: Any, labels: list[str], feats: Any, top5: Any) -> dict
         "feature_cosine_mean": float(
             np.mean(geo.cosine_matrix(feats.pooled)[~np.eye(M, dtype=bool)])
         ),
+        "feature_cosine_mean_centred": fu.mean_pairwise_cosine(feats.pooled, centred=True),
     }
 
 
@@ -656,7 +676,29 @@ def _fusion(config: Config, data: _Inputs, runs: dict[str, Any], feats: Any,
             for c in config.cells
         },
     }
+    fusion_metrics.update(_image_decides(config, runs, M))
     return fusion_metrics, grounded, grounded_sim
+
+
+def _image_decides(config: Config, runs: dict[str, Any], M: int) -> dict[str, Any]:
+    """New keys of ``fusion``: how much the image alone decides each ranking
+    (:func:`rnnlab.analysis.fusion.image_dominance`), and retrieval from pre-centred features."""
+    centred = {c: runs["centred"][c] for c in config.cells}
+    return {
+        "image_dominance": {
+            "chance_top_image_share": 1.0 / M,
+            "encoders": {c: {k: summarise_seeds([d[k] for d in runs["dominance"][c]])
+                             for k in ("rank_agreement", "top_image_share")}
+                         for c in config.cells},
+        },
+        "centred_features": {
+            "encoders": {c: {k: summarise_seeds([d[k] for d in centred[c]])
+                             for k in ("mean_rank", "top1")} for c in config.cells},
+            "max_abs_similarity_change": max(d["max_abs_change"] for c in centred
+                                             for d in centred[c]),
+            "same_ranks": all(d["same_ranks"] for c in centred for d in centred[c]),
+        },
+    }
 
 
 # --------------------------------------------------------------------------------------------
