@@ -1,0 +1,172 @@
+"""Q1 --resume: finished (task, cell, seed) runs are saved, reused bit for bit, checked against the
+config, refused when damaged; an interrupted run (an exception, or SIGKILL of the CLI) resumed
+gives the same metrics as an uninterrupted one (timings aside)."""
+
+import dataclasses
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnlab.errors import ConfigError, DataError
+from rnnlab.experiments import q1
+from rnnlab.experiments.base import RunContext
+from rnnlab.results import dumps, loads
+
+
+TIMING_WORDS = {"second", "seconds", "time", "times", "timing", "timings", "wall", "elapsed"}
+
+
+def _without_timings(value):
+    """``value`` without the keys that name a timing (as scripts/compare_metrics.py decides)."""
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items()
+                if not TIMING_WORDS & set(re.split(r"[^a-z]+", str(k).lower()))}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+def _numbers(metrics: dict) -> str:
+    """The metrics without timings, as exact JSON (floats by repr: bitwise)."""
+    return dumps(_without_timings(loads(dumps(metrics))))
+
+
+def _measure(out: Path, **changes) -> dict:
+    config = dataclasses.replace(q1.build_config("quick", 0), **changes)
+    return q1.measure(config, RunContext(out_dir=out, profile="quick", progress=False))
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("q1_full")
+    return out, _measure(out)
+
+
+def test_finished_runs_are_saved_with_their_config(full_run):
+    out, metrics = full_run
+    runs = out / "runs"
+    config = json.loads((runs / "config.json").read_text())
+    assert "resume" not in config and config["seed"] == 0
+    names = {p.name for p in runs.iterdir()}
+    for task in ("sine", "text"):
+        for cell in ("rnn", "lstm", "gru"):
+            for seed in (0, 1):
+                assert {f"{task}-{cell}-seed{seed}.json", f"{task}-{cell}-seed{seed}.safetensors"} <= names
+    saved = json.loads((runs / "text-lstm-seed0.json").read_text())
+    assert len(saved["sha256"]) == 64 and saved["extra"]["samples"]
+    assert metrics["timing"]["reused_runs"] == 0
+
+
+def test_resume_after_an_exception_gives_the_same_metrics(full_run, tmp_path, monkeypatch):
+    _, expected = full_run
+    real, calls = q1.train_model, []
+
+    def train_then_fail(*args, **kwargs):
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        calls.append(args[:2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(q1, "train_model", train_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        _measure(tmp_path)
+    monkeypatch.setattr(q1, "train_model", real)
+    assert len(list((tmp_path / "runs").glob("*-seed*.json"))) == 7
+    resumed = _measure(tmp_path, resume=True)
+    assert resumed["timing"]["reused_runs"] == 7
+    assert _numbers(resumed) == _numbers(expected)
+
+
+def test_resume_of_a_complete_folder_trains_nothing(full_run, monkeypatch, tmp_path):
+    out, expected = full_run
+    monkeypatch.setattr(q1, "train_model", lambda *a, **k: pytest.fail("trained a finished run"))
+    resumed = _measure(out, resume=True)
+    assert resumed["timing"]["reused_runs"] == 12
+    assert _numbers(resumed) == _numbers(expected)
+    assert resumed["timing"]["runs_seconds"] == pytest.approx(expected["timing"]["runs_seconds"])
+
+
+def test_resume_refuses_another_config_before_training(full_run, monkeypatch):
+    out, _ = full_run
+    monkeypatch.setattr(q1, "train_model", lambda *a, **k: pytest.fail("trained before refusing"))
+    with pytest.raises(ConfigError, match=r"^expected the runs in .* found another \(lr: 0\.01\)"):
+        _measure(out, resume=True, lr=0.02)
+
+
+def test_resume_refuses_a_damaged_run_naming_the_file(full_run, tmp_path):
+    import shutil
+
+    shutil.copytree(full_run[0] / "runs", tmp_path / "runs")
+    weights = tmp_path / "runs" / "sine-gru-seed1.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:-8] + b"\0" * 8)
+    with pytest.raises(DataError, match="sine-gru-seed1.safetensors"):
+        _measure(tmp_path, resume=True)
+    weights.write_bytes(good)
+    (tmp_path / "runs" / "text-rnn-seed0.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(DataError, match="text-rnn-seed0.json"):
+        _measure(tmp_path, resume=True)
+
+
+def test_without_resume_the_runs_folder_is_cleared(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "stale-seed9.json").write_text("{}", encoding="utf-8")
+    q1.prepare_runs(q1.build_config("quick", 0), tmp_path)
+    assert not (runs / "stale-seed9.json").exists() and (runs / "config.json").is_file()
+    assert "cleared the previous finished runs" in capsys.readouterr().err
+
+
+def test_loaded_model_equals_the_saved_one(tmp_path):
+    from rnnlab.data.toy import make_sine_data
+    from rnnlab.train.scratch_loop import SineTask, TrainSettings, load_run, make_model, save_run, train_model
+
+    task = SineTask(make_sine_data(8, 4, 10, seed=0))
+    settings = TrainSettings(hidden_size=4, epochs=1, batches_per_epoch=2, batch_size=4)
+    model, history = train_model(task, "lstm", settings, 5)
+    save_run(tmp_path / "run", model, history, {"note": "x"})
+    loaded, again, extra = load_run(tmp_path / "run", make_model(task, "lstm", settings, 5))
+    for k, v in model.get_params().items():
+        assert np.array_equal(loaded.get_params()[k], v) and loaded.get_params()[k].dtype == v.dtype
+    assert dumps(again.records) == dumps(history.records) and extra == {"note": "x"}
+
+
+def _cli(out: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(Path(q1.__file__).resolve().parents[2])}
+    return subprocess.Popen([sys.executable, "-m", "rnnlab", "run", "q1", "--quick", "--no-notebook",
+                             "--no-progress", "--out", str(out), *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+
+def _cli_numbers(out: Path) -> str:
+    return _numbers(loads((out / "q1" / "metrics.json").read_text(encoding="utf-8")))
+
+
+def test_sigkill_then_resume_gives_the_same_metrics(tmp_path):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    proc = _cli(killed)
+    runs = killed / "q1" / "runs"
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if any(runs.glob("*-seed*.json")):
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.001)
+    code = proc.wait(timeout=60)
+    if code == 0 or len(list(runs.glob("*-seed*.json"))) == 12:
+        pytest.skip("the run finished before it could be killed")
+    assert code == -signal.SIGKILL
+    assert not (killed / "q1" / "metrics.json").exists()
+    resumed = _cli(killed, "--resume")
+    assert resumed.wait(timeout=120) == 0
+    plain = _cli(whole)
+    assert plain.wait(timeout=120) == 0
+    assert _cli_numbers(killed) == _cli_numbers(whole)
