@@ -20,7 +20,6 @@ from rnnlab.experiments import q1
 from rnnlab.experiments.base import RunContext
 from rnnlab.results import dumps, loads
 
-
 TIMING_WORDS = {"second", "seconds", "time", "times", "timing", "timings", "wall", "elapsed"}
 
 
@@ -127,7 +126,14 @@ def test_without_resume_the_runs_folder_is_cleared(tmp_path, capsys):
 
 def test_loaded_model_equals_the_saved_one(tmp_path):
     from rnnlab.data.toy import make_sine_data
-    from rnnlab.train.scratch_loop import SineTask, TrainSettings, load_run, make_model, save_run, train_model
+    from rnnlab.train.scratch_loop import (
+        SineTask,
+        TrainSettings,
+        load_run,
+        make_model,
+        save_run,
+        train_model,
+    )
 
     task = SineTask(make_sine_data(8, 4, 10, seed=0))
     settings = TrainSettings(hidden_size=4, epochs=1, batches_per_epoch=2, batch_size=4)

@@ -439,6 +439,7 @@ def load_run(stem: str | Path, model: SeqModel) -> tuple[SeqModel, TrainHistory,
         One line naming the file when the JSON or the arrays are missing, damaged, do not match
         their SHA-256, or do not fit the model.
     """
+    from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
 
     from rnnlab.errors import DataError
@@ -465,7 +466,7 @@ def load_run(stem: str | Path, model: SeqModel) -> tuple[SeqModel, TrainHistory,
         raise DataError(f"expected {weights} to match the SHA-256 recorded in {json_path.name}, found other bytes")
     try:
         arrays = st_load(blob)
-    except Exception as exc:  # safetensors raises its own error types
+    except (SafetensorError, ValueError) as exc:
         raise DataError(f"expected a valid safetensors file at {weights}, found a damaged one ({exc})") from None
     params = {**model.layer.params, **{f"readout.{k}": v for k, v in model.readout.params.items()}}
     if set(arrays) != set(params) or any(arrays[k].shape != v.shape or arrays[k].dtype != v.dtype
