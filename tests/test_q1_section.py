@@ -125,7 +125,8 @@ def test_text_option_is_declared_on_the_config():
     from rnnlab.experiments.base import declared_options
 
     opts = declared_options(q1.Config)
-    assert list(opts) == ["text_path"] and opts["text_path"].flag == "--text"
+    assert list(opts) == ["text_path", "resume"] and opts["text_path"].flag == "--text"
+    assert opts["resume"].flag == "--resume" and opts["resume"].kind is bool and opts["resume"].default is False
     assert not hasattr(q1, "run") and not hasattr(q1, "add_arguments")
 
 

@@ -261,6 +261,27 @@ def run_gradflow(config: Config, corpus: CharCorpus, init_models: dict[str, SeqM
     }
 
 
+SINE_PREDICTION_SEQUENCES = (0, 1)  # validation sequences shown in the prediction figure
+
+
+def sine_predictions(config: Config, task: SineTask, models: dict[str, SeqModel], sine) -> dict:
+    """One-step-ahead predictions of the first seed's trained sine models on a few validation
+    sequences (deterministic: no RNG), with their inputs, targets and periods."""
+    xv, yv = task.validation()
+    idx = [i for i in SINE_PREDICTION_SEQUENCES if i < len(xv)]
+    x, y = xv[idx], yv[idx]  # (K, T, 1)
+    out = {CELL_LABELS[c]: m.forward(x)[0][..., 0] for c, m in models.items()}  # (K, T)
+    return {
+        "seed": config.seed,
+        "sequences": [
+            {"index": i, "period": float(sine.periods_val[i]), "inputs": x[k, :, 0].tolist(),
+             "targets": y[k, :, 0].tolist(), "predictions": {lb: p[k].tolist() for lb, p in out.items()},
+             "mse": {lb: float(np.mean((p[k] - y[k, :, 0]) ** 2)) for lb, p in out.items()}}
+            for k, i in enumerate(idx)
+        ],
+    }
+
+
 def measure(config: Config, ctx: RunContext) -> dict:
     """Train every cell on both tasks over the seeds, then measure; returns the metrics.
 
@@ -452,6 +473,7 @@ def _measure(config: Config, ctx: RunContext) -> dict:
     task_metrics["sine"]["copy_last_value_mse"] = sine.baseline_mse
     task_metrics["text"]["unigram_entropy_nats"] = corpus.summary()["unigram_entropy_nats"]
     gradflow = run_gradflow(config, corpus, run.init_text, {c: run.models["text"][c][0] for c in config.cells})
+    predictions = sine_predictions(config, tasks["sine"], {c: run.models["sine"][c][0] for c in config.cells}, sine)
     return {
         "text_source": {"name": source.name, "description": source.description, "files": list(source.files),
                         **corpus.summary()},
@@ -463,6 +485,7 @@ def _measure(config: Config, ctx: RunContext) -> dict:
         "gradflow": gradflow,
         "samples": {CELL_LABELS[c]: [{"epoch": e, "temperature": temp, "text": s} for e, temp, s in run.samples[c]]
                     for c in config.cells},
+        "sine_predictions": predictions,
         "timing": {"training_seconds": train_seconds, "total_seconds": time.perf_counter() - start,
                    "runs_seconds": run.wall_seconds, "reused_runs": run.reused},
     }
@@ -471,6 +494,9 @@ def _measure(config: Config, ctx: RunContext) -> dict:
 # ------------------------------------------------------------------------------------------
 # Presenting (from the saved metrics alone)
 # ------------------------------------------------------------------------------------------
+
+
+TEXT_FOCUS_LAST = 0.5  # the text loss panel's y axis fits the last half of the epochs
 
 
 def present(metrics: Mapping[str, Any], config: Config, out_dir: str | Path) -> Presentation:
@@ -496,6 +522,7 @@ def _figures(metrics: Mapping[str, Any], config: Config, figs_dir: Path) -> list
             "ylabel": m["loss"],
             "threshold": m["threshold"],
             "log_y": True if t == "sine" else None,
+            "focus_last": None if t == "sine" else TEXT_FOCUS_LAST,
         }
         for t, m in tasks.items()
     }
@@ -505,7 +532,19 @@ def _figures(metrics: Mapping[str, Any], config: Config, figs_dir: Path) -> list
         figures.append(Figure(f"figures/{fname}", (
             f"Validation loss (solid; band: min-max over {len(metrics['seeds'])} seeds) and training loss "
             f"(dashed) of the NumPy RNN, LSTM and GRU against {what}; dotted line: the loss threshold "
-            f"used for 'time to threshold'.")))
+            f"used for 'time to threshold'. The text panel's y axis covers the last "
+            f"{TEXT_FOCUS_LAST:.0%} of the epochs, so the small gaps between the trained models show; "
+            f"the early curves leave it at the top.")))
+    if "sine_predictions" in metrics:  # results saved before this figure existed lack it
+        pred = metrics["sine_predictions"]
+        seqs = [{"truth": s["targets"], "inputs": s["inputs"], "predictions": s["predictions"],
+                 "title": f"validation sequence {s['index']} (period {s['period']:.1f} steps); MSE "
+                          + ", ".join(f"{lb} {v:.3g}" for lb, v in s["mse"].items())}
+                for s in pred["sequences"]]
+        save_figure(viz.figure_sine_predictions(seqs), figs_dir / "sine_predictions.png")
+        figures.append(Figure("figures/sine_predictions.png", (
+            f"Sine task: the target next value (black), the noisy input (grey dots) and each trained "
+            f"model's one-step-ahead prediction (seed {pred['seed']}) on held-out sequences.")))
     lengths = [int(T) for T in gradflow["lengths"]]
     radii = {"vanishing_radius": gradflow["vanishing_radius"], "exploding_radius": gradflow["exploding_radius"]}
     save_figure(viz.figure_gradflow_init_vs_trained(gradflow["cells"], lengths, trained_on=gradflow["trained_on"]),

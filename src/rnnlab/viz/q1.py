@@ -49,9 +49,28 @@ def _span_decades(values: Sequence[np.ndarray]) -> float:
     return float(np.log10(v.max() / v.min()))
 
 
+def focus_range(curves: Sequence[np.ndarray], last: float, threshold: float | None = None,
+                margin: float = 0.15) -> tuple[float, float]:
+    """(low, high) covering the last ``last`` fraction of epochs of every (S, E') curve, and the
+    threshold, plus ``margin`` of the span on each side."""
+    tails = []
+    for c in curves:
+        c = np.asarray(c, dtype=np.float64)
+        start = int(np.floor(c.shape[-1] * (1 - last)))
+        tails.append(c[..., min(start, c.shape[-1] - 1):].ravel())
+    if threshold is not None:
+        tails.append(np.array([threshold], dtype=np.float64))
+    v = np.concatenate(tails)
+    v = v[np.isfinite(v)]
+    low, high = float(v.min()), float(v.max())
+    pad = margin * (high - low) if high > low else 0.05 * max(abs(high), 1e-12)
+    return low - pad, high + pad
+
+
 def plot_loss_curves(curves: Mapping[str, Mapping[str, np.ndarray]], ax=None, *, key: str = "val_loss",
                      x: str = "epoch", log_y: bool | None = None, threshold: float | None = None,
-                     train_key: str | None = "train_loss", title: str = "", ylabel: str = "loss"):
+                     train_key: str | None = "train_loss", title: str = "", ylabel: str = "loss",
+                     focus_last: float | None = None):
     """Mean loss over seeds with a min-max band, one colour per model.
 
     Parameters
@@ -68,6 +87,10 @@ def plot_loss_curves(curves: Mapping[str, Mapping[str, np.ndarray]], ax=None, *,
         A horizontal dotted line at the loss threshold.
     train_key : str or None
         Also draw this curve's mean dashed (training loss), without band.
+    focus_last : float, optional
+        Fit the y range to the last ``focus_last`` fraction of the epochs (e.g. 0.5: the second
+        half), so that small gaps between the trained models are visible; the early, high part
+        of the curves leaves the panel at the top. None: the whole range.
     """
     ax = _ax(ax)
     drawn = []
@@ -90,8 +113,11 @@ def plot_loss_curves(curves: Mapping[str, Mapping[str, np.ndarray]], ax=None, *,
             drawn.append(tr[:, 1:])
     if threshold is not None:
         ax.axhline(threshold, color="0.3", linestyle=":", lw=1.2, label=f"threshold {threshold:.3g}")
-    if log_y if log_y is not None else _span_decades(drawn) > DECADES_FOR_LOG:
+    use_log = log_y if log_y is not None else _span_decades(drawn) > DECADES_FOR_LOG
+    if use_log:
         ax.set_yscale("log")
+    if focus_last is not None and not use_log:
+        ax.set_ylim(*focus_range(drawn, focus_last, threshold))
     ax.set_xlabel("epoch" if x == "epoch" else "training time (s, mean over seeds)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -154,13 +180,13 @@ def figure_loss_curves(tasks: Mapping[str, Mapping], *, x: str = "epoch"):
     Parameters
     ----------
     tasks : mapping task title -> {"curves": label -> arrays, "ylabel": str, "threshold": float,
-        "log_y": bool or None}
+        "log_y": bool or None, "focus_last": float or None (see :func:`plot_loss_curves`)}
     x : ``"epoch"`` or ``"seconds"``
     """
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
     for ax, (title, t) in zip(axes[0], tasks.items()):
         plot_loss_curves(t["curves"], ax, x=x, threshold=t.get("threshold"), log_y=t.get("log_y"),
-                         title=title, ylabel=t["ylabel"])
+                         title=title, ylabel=t["ylabel"], focus_last=t.get("focus_last"))
     what = "epoch" if x == "epoch" else "training time"
     fig.suptitle(f"Q1: NumPy RNN, LSTM, GRU, same budget; loss against {what} "
                  f"(line: mean over seeds, band: min-max)")
@@ -241,5 +267,39 @@ def figure_jacobian(jacobian: Mapping[str, Mapping[str, np.ndarray]], *, T: int,
         if k % ncols:
             ax.set_ylabel("")
     fig.suptitle(f"Norm of the Jacobian product dh_T/dh_t against the lag, T = {T} (mean over sequences)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_sine_predictions(truth: Sequence[float], inputs: Sequence[float] | None,
+                          predictions: Mapping[str, Sequence[float]], ax=None, *, title: str = ""):
+    """One validation sequence: the clean next values (black), the noisy inputs (grey dots) and
+    each model's one-step-ahead prediction (its colour), against the step t.
+
+    Parameters
+    ----------
+    truth : (T,) targets y_t
+    inputs : (T,) inputs x_t, optional
+    predictions : mapping label -> (T,) predictions
+    """
+    ax = _ax(ax)
+    t = np.arange(1, len(truth) + 1)
+    if inputs is not None:
+        ax.plot(t, np.asarray(inputs, dtype=np.float64), ".", color="0.6", ms=3, label="input x_t")
+    ax.plot(t, np.asarray(truth, dtype=np.float64), color="black", lw=2.2, label="target y_t")
+    for label, pred in predictions.items():
+        ax.plot(t, np.asarray(pred, dtype=np.float64), color=model_color(label), lw=1.4, label=label)
+    ax.set_xlabel("step t")
+    ax.set_ylabel("value")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    return ax
+
+
+def figure_sine_predictions(sequences: Sequence[Mapping]):
+    """One panel per validation sequence ({"truth", "inputs", "predictions", "title"})."""
+    fig, axes = plt.subplots(len(sequences), 1, figsize=(8, 2.8 * len(sequences)), squeeze=False)
+    for ax, seq in zip(axes[:, 0], sequences):
+        plot_sine_predictions(seq["truth"], seq.get("inputs"), seq["predictions"], ax, title=seq.get("title", ""))
     fig.tight_layout()
     return fig
