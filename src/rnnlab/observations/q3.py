@@ -11,6 +11,13 @@ The rules:
   (not rejecting chance is no proof of chance);
 - an encoder "barely notices word order" when its mean order sensitivity is below
   :data:`ORDER_INSENSITIVE`;
+- the images are "nearly identical" as raw features when their mean pairwise cosine exceeds
+  :data:`NEARLY_IDENTICAL`;
+- the image, not the question, "decides" an encoder's rankings when the mean Spearman agreement
+  of a question's image ranking with the other questions' average ranking exceeds
+  :data:`IMAGE_DECIDES`;
+- the region map says where a question looks only with verified ImageNet weights; otherwise
+  its caption and sentence call it the network's spatial bias;
 - the image features are named by the weights' status (:func:`rnnlab.models.cnn.cnn_label`):
   ImageNet only when the file's SHA-256 prefix was verified.
 """
@@ -22,6 +29,8 @@ from typing import Any
 
 P_THRESHOLD = 0.05
 ORDER_INSENSITIVE = 0.1
+NEARLY_IDENTICAL = 0.9  # raw mean pairwise cosine of the image features above this: "nearly identical"
+IMAGE_DECIDES = 0.5  # rank agreement (Spearman) above this: the image decides the ranking
 IMAGENET_HASH_PREFIX = "f37072fd"
 
 STATUS_LABELS = {
@@ -289,6 +298,76 @@ def fusion_sentences(metrics: dict[str, Any]) -> list[str]:
     return obs
 
 
+def image_similarity_sentence(metrics: dict[str, Any]) -> str | None:
+    """How alike the images are before and after centring, and what the fusion uses."""
+    cnn, fusion = metrics["cnn"], metrics["fusion"]
+    raw, centred = cnn.get("feature_cosine_mean"), cnn.get("feature_cosine_mean_centred")
+    if fmt(raw) == "n/a" or fmt(centred) == "n/a":
+        return None
+    M = fusion["n_images"]
+    alike = ("nearly identical" if raw > NEARLY_IDENTICAL else "distinct")
+    text = (
+        f"As raw features ({cnn_words(cnn)}) the {M} images are {alike}: mean pairwise cosine "
+        f"{fmt(raw)}; after subtracting the mean feature over the images it is {fmt(centred)} "
+        f"({fmt(-1 / (M - 1))} for {M} equally different images)"
+    )
+    c = fusion.get("centred_features")
+    if c:
+        same = ("the same ranks" if c["same_ranks"] else "different ranks")
+        text += (
+            f". The shared space centres the image features before projecting, so retrieval "
+            f"already compares centred features: recomputed from pre-centred features it gives "
+            f"{same} (largest similarity change {fmt(c['max_abs_similarity_change'])})"
+        )
+    return text + "."
+
+
+def dominance_sentence(metrics: dict[str, Any]) -> str | None:
+    """Whether the image alone, not the question, decides each encoder's rankings."""
+    dom = metrics["fusion"].get("image_dominance")
+    if not dom:
+        return None
+    enc = dom["encoders"]
+    cells = [c for c in enc if fmt(enc[c]["rank_agreement"]["mean"]) != "n/a"]
+    if not cells:
+        return None
+    listed = ", ".join(
+        f"{c} {fmt(enc[c]['rank_agreement']['mean'])} (same top image "
+        f"{100 * enc[c]['top_image_share']['mean']:.0f}%)" for c in cells)
+    decided = [c for c in cells if enc[c]["rank_agreement"]["mean"] > IMAGE_DECIDES]
+    head = (
+        "How much the image alone decides the ranking (Spearman correlation of a question's "
+        "image ranking with the average ranking of the other questions; in brackets, how often "
+        "its top image is the others' top image, chance "
+        f"{100 * dom['chance_top_image_share']:.0f}%): {listed}"
+    )
+    if not decided:
+        tail = ("; for no encoder does the image decide the ranking: the question changes which "
+                "images come first")
+        if any(enc[c]["rank_agreement"]["mean"] < 0 for c in cells):
+            tail += (" (below 0 because the shared space centres the questions, so the other "
+                     "questions' average leans the opposite way)")
+    elif len(decided) == len(cells):
+        tail = ("; for every encoder the image, not the question, decides most of each ranking, "
+                "so a good rank says little about the question")
+    else:
+        tail = (f"; the image, not the question, decides most of each ranking for "
+                f"{', '.join(decided)}, but not for "
+                f"{', '.join(c for c in cells if c not in decided)}")
+    return head + tail + "."
+
+
+def region_sentence(metrics: dict[str, Any]) -> str:
+    """What the region map (region_similarity.png) can show with these weights."""
+    cnn = metrics["cnn"]
+    if weights_status(cnn) == "imagenet-verified":
+        return ("The region map compares each cell of the 7x7 feature grid of the ResNet18 with "
+                "ImageNet weights with the question: where the fused question 'looks'.")
+    return (f"The region map shows only the spatial bias of the {cnn_words(cnn)} (which cells "
+            "respond strongly to any question), not where the question looks: that reading "
+            "needs verified ImageNet weights.")
+
+
 def observations(metrics: dict[str, Any]) -> list[str]:
     """The sentences of the section, computed from ``metrics`` only."""
     return [
@@ -296,6 +375,8 @@ def observations(metrics: dict[str, Any]) -> list[str]:
         cnn_sentence(metrics),
         *encoder_sentences(metrics),
         *fusion_sentences(metrics),
+        *[t for t in (image_similarity_sentence(metrics), dominance_sentence(metrics)) if t],
+        region_sentence(metrics),
     ]
 
 
@@ -364,8 +445,11 @@ def captions(metrics: dict[str, Any], n_shown_images: int, n_heatmap_questions: 
             + ("; the grounded reference uses the classifier's labels and GloVe."
                if metrics.get("grounded") else ".")),
         "region_similarity": (f"Cosine of each cell of the 7x7 ResNet18 feature grid {tag} with "
-                              "the question, in the same shared space: where in the image the "
-                              "fused question 'looks'."),
+                              "the question, in the same shared space: "
+                              + ("where in the image the fused question 'looks'."
+                                 if weights_status(cnn) == "imagenet-verified" else
+                                 "only the network's spatial bias, not where the question looks "
+                                 "(that needs verified ImageNet weights).")),
         "grounded_heatmap": f"Grounded reference{subset} {tag}: {GROUNDED_MAP}.",
     }
     tsne = metrics.get("tsne")
