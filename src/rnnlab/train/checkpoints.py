@@ -6,6 +6,7 @@ One training run (one model on one dataset) owns a folder::
     epoch_001.safetensors        ... after every epoch (all kept: they are the weight history)
     epoch_NNN.state.safetensors  optimiser tensors and RNG states after the last epoch
     epoch_NNN.state.json         optimiser scalars (step counts, learning rate, betas ...)
+    *.safetensors.sha256         SHA-256 of each tensor file, as ``sha256sum`` writes it
     history.json                 settings and per-epoch records up to the last complete epoch
 
 Every file is written to a temporary name and renamed into place (``os.replace``), and
@@ -13,12 +14,17 @@ Every file is written to a temporary name and renamed into place (``os.replace``
 disk), whatever happened afterwards. Resuming restarts from that epoch. Only the newest state
 files are kept (older ones are deleted once a newer epoch is complete).
 
-Loading refuses pickle-based files (``torch.save`` output, ``.pt``/``.pth``/``.pkl``) with a
-clear error instead of unpickling them: a pickle can run arbitrary code when loaded.
+Every tensor file is verified before it is read: its SHA-256, recorded at write time in
+``<file>.sha256`` (written after the tensor file, so ``sha256sum -c`` checks it too), must
+match the bytes on disk, and the floating-point tensors must be finite. A changed or damaged
+file is refused with one line naming it (:class:`~rnnlab.errors.DataError`), never used.
+Loading also refuses pickle-based files (``torch.save`` output, ``.pt``/``.pth``/``.pkl``)
+instead of unpickling them: a pickle can run arbitrary code when loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -38,7 +44,9 @@ STATE_FORMAT = "rnnlab-train-state-v1"
 HISTORY_FORMAT = "rnnlab-history-v1"
 HISTORY_FILE = "history.json"
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
-_EPOCH_FILE = re.compile(r"^epoch_(\d{3,})(\.state)?\.(safetensors|json)$")
+DIGEST_SUFFIX = ".sha256"
+_EPOCH_FILE = re.compile(r"^epoch_(\d{3,})(\.state)?\.(safetensors|json|safetensors\.sha256)$")
+_DIGEST_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)\n?$")
 
 
 def weights_path(folder: str | Path, epoch: int) -> Path:
@@ -123,19 +131,105 @@ def refuse_pickle(path: str | Path) -> None:
         raise DataError(f"expected a safetensors header in {path}, found {head[:9]!r}")
 
 
+def digest_path(path: str | Path) -> Path:
+    """``<path>.sha256``: where the SHA-256 of a tensor file is recorded."""
+    path = Path(path)
+    return path.with_name(path.name + DIGEST_SUFFIX)
+
+
+def write_digest(path: str | Path, data: bytes) -> Path:
+    """Record the SHA-256 of ``data`` (the bytes of ``path``) in ``<path>.sha256``, atomically.
+
+    The line is what ``sha256sum`` writes (``<hex>  <file name>``), so ``sha256sum -c`` checks
+    the file too.
+    """
+    path = Path(path)
+    line = f"{hashlib.sha256(data).hexdigest()}  {path.name}\n"
+    return atomic_write_bytes(digest_path(path), line.encode("ascii"))
+
+
+def recorded_digest(path: str | Path) -> str:
+    """The SHA-256 recorded for ``path`` at write time.
+
+    Raises
+    ------
+    DataError
+        When ``<path>.sha256`` is missing, malformed or names another file.
+    """
+    path = Path(path)
+    record = digest_path(path)
+    if not record.is_file():
+        raise DataError(
+            f"expected the SHA-256 of {path} recorded at write time in {record.name}, found no "
+            "such file: the checkpoint cannot be verified (rerun without --resume)"
+        )
+    text = record.read_bytes().decode("ascii", errors="replace")
+    match = _DIGEST_LINE.match(text)
+    if match is None or match.group(2) != path.name:
+        raise DataError(
+            f"expected '<sha256>  {path.name}' in {record}, found {text[:90]!r}: the record "
+            "was changed or damaged"
+        )
+    return match.group(1)
+
+
+def verified_bytes(path: str | Path) -> bytes:
+    """The bytes of the tensor file ``path`` after checking them against their recorded SHA-256.
+
+    Raises
+    ------
+    DataError
+        When the file or its record is missing, or the bytes no longer match the record.
+    """
+    path = Path(path)
+    refuse_pickle(path)
+    expected = recorded_digest(path)
+    raw = path.read_bytes()
+    found = hashlib.sha256(raw).hexdigest()
+    if found != expected:
+        raise DataError(
+            f"expected SHA-256 {expected} recorded at write time for {path}, found {found}: "
+            "the file was changed or damaged"
+        )
+    return raw
+
+
+def check_finite(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Refuse NaN or infinite values in the floating-point tensors read from ``path``."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise DataError(
+                f"expected finite values in {path}, found {bad} NaN or infinite value(s) in "
+                f"{name!r}: the checkpoint is unusable"
+            )
+
+
 def save_tensors(
     path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]
 ) -> Path:
-    """Save tensors (moved to the CPU, made contiguous) to a safetensors file atomically."""
+    """Save tensors (moved to the CPU, made contiguous) to a safetensors file atomically, then
+    their SHA-256 in ``<path>.sha256`` (:func:`write_digest`)."""
     cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    return atomic_write_bytes(path, st_save(cpu, metadata={k: str(v) for k, v in metadata.items()}))
+    data = st_save(cpu, metadata={k: str(v) for k, v in metadata.items()})
+    atomic_write_bytes(path, data)
+    write_digest(path, data)
+    return Path(path)
 
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors (on the CPU) and metadata of a safetensors file; pickles are refused."""
+    """Tensors (on the CPU) and metadata of a safetensors file, verified before use.
+
+    The bytes must match the SHA-256 recorded at write time and every floating-point tensor
+    must be finite; pickles are refused.
+
+    Raises
+    ------
+    DataError
+        One line naming the file and what is wrong with it.
+    """
     path = Path(path)
-    refuse_pickle(path)
-    raw = path.read_bytes()
+    raw = verified_bytes(path)
     try:
         tensors = st_load(raw)
         header_len = int.from_bytes(raw[:8], "little")
@@ -144,6 +238,7 @@ def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
         raise DataError(
             f"expected a valid safetensors file at {path}, found a damaged one ({exc})"
         ) from None
+    check_finite(path, tensors)
     return tensors, metadata
 
 
@@ -159,7 +254,8 @@ def save_weights(folder: str | Path, epoch: int, state_dict: dict[str, torch.Ten
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """Model weights from a safetensors file (pickles refused)."""
+    """Model weights from a safetensors file, verified by :func:`load_tensors` (recorded
+    SHA-256, finite values; pickles refused)."""
     tensors, meta = load_tensors(path)
     if meta.get("format", WEIGHTS_FORMAT) != WEIGHTS_FORMAT:
         raise DataError(
@@ -291,17 +387,28 @@ def load_state(
     tensor_path, json_path = state_paths(folder, epoch)
     tensors, meta = load_tensors(tensor_path)
     scalars = read_json(json_path)
-    if meta.get("format") != STATE_FORMAT or scalars.get("format") != STATE_FORMAT:
+    if (
+        meta.get("format") != STATE_FORMAT
+        or not isinstance(scalars, dict)
+        or scalars.get("format") != STATE_FORMAT
+    ):
         raise DataError(
             f"expected {STATE_FORMAT} files for epoch {epoch} in {folder}, found another format"
         )
-    optimizer.load_state_dict(join_optimizer_state(tensors, scalars["optimizer"]))
+    try:
+        optimizer.load_state_dict(join_optimizer_state(tensors, scalars["optimizer"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(
+            f"expected the optimiser state of this model in {json_path} and {tensor_path.name}, "
+            f"found one that does not fit ({type(exc).__name__}: {exc})"
+        ) from None
     restore_rng(tensors, generator, device)
 
 
 def remove_state(folder: str | Path, epoch: int) -> None:
     """Delete the state files of an older epoch (weights stay)."""
-    for p in state_paths(folder, epoch):
+    tensor_path, json_path = state_paths(folder, epoch)
+    for p in (tensor_path, digest_path(tensor_path), json_path):
         if p.exists():
             p.unlink()
 
@@ -330,34 +437,60 @@ def _restore_floats(value: Any) -> Any:
     return value
 
 
+def _history_problem(data: Any) -> str | None:
+    """What is wrong with the shape of a history.json's contents (None: nothing)."""
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}"
+    missing = [k for k in ("format", "settings", "last_epoch", "records") if k not in data]
+    if missing:
+        return f"no {', '.join(repr(k) for k in missing)}"
+    if data["format"] != HISTORY_FORMAT:
+        return f"format {data['format']!r}"
+    if not isinstance(data["settings"], dict):
+        return f"settings of type {type(data['settings']).__name__}"
+    last, records = data["last_epoch"], data["records"]
+    if not isinstance(last, int) or isinstance(last, bool) or last < -1:
+        return f"last_epoch {last!r}"
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        return "records that are not a list of objects"
+    epochs = [r.get("epoch") for r in records]
+    if epochs != list(range(last + 1)):
+        shown = epochs if len(epochs) <= 6 else [*epochs[:3], "...", *epochs[-2:]]
+        return f"records of epochs {shown} for last_epoch {last}"
+    return None
+
+
 def read_history(folder: str | Path) -> dict[str, Any] | None:
-    """The history of a run folder, or None when there is none."""
+    """The history of a run folder, or None when there is none.
+
+    Raises
+    ------
+    DataError
+        When history.json is not an object with this module's ``format``, ``settings`` (an
+        object), ``last_epoch`` (an int) and ``records`` (one object per epoch 0..last_epoch).
+    """
     path = Path(folder) / HISTORY_FILE
     if not path.is_file():
         return None
     data = read_json(path)
-    if data.get("format") != HISTORY_FORMAT:
-        raise DataError(f"expected {HISTORY_FORMAT} in {path}, found format {data.get('format')!r}")
+    problem = _history_problem(data)
+    if problem is not None:
+        raise DataError(
+            f"expected {HISTORY_FORMAT} in {path} (an object with settings, last_epoch and one "
+            f"record per epoch), found {problem}"
+        )
     data["records"] = _restore_floats(data["records"])
     return data
 
 
-def resume_point(
-    folder: str | Path, settings: dict[str, Any]
-) -> tuple[int, list[dict[str, Any]]] | None:
-    """The last complete epoch of a run folder and its records, or None to start afresh.
+def check_settings(folder: str | Path, saved: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Refuse to resume from checkpoints saved with other settings.
 
     Raises
     ------
     ConfigError
-        When the saved run used other settings (resuming would mix two experiments).
-    DataError
-        When history.json names an epoch whose weights or state files are missing.
+        Naming up to three settings that differ, saved against now.
     """
-    history = read_history(folder)
-    if history is None:
-        return None
-    saved = history.get("settings", {})
     expected = json.loads(json.dumps(_json_safe(settings)))
     different = sorted(k for k in set(saved) | set(expected) if saved.get(k) != expected.get(k))
     if different:
@@ -368,7 +501,30 @@ def resume_point(
             f"expected the checkpoints in {folder} to come from the same settings to resume, "
             f"found differences ({shown}); delete the folder or run without --resume"
         )
-    epoch = int(history["last_epoch"])
+
+
+def resume_point(
+    folder: str | Path, settings: dict[str, Any]
+) -> tuple[int, list[dict[str, Any]]] | None:
+    """The last complete epoch of a run folder and its records, or None to start afresh.
+
+    Everything a resume would read is checked here, before anything is trained or written:
+    the settings, the shape of history.json, and every weight file of epochs 0..last plus the
+    last epoch's state (recorded SHA-256, finite values).
+
+    Raises
+    ------
+    ConfigError
+        When the saved run used other settings (resuming would mix two experiments).
+    DataError
+        When history.json is malformed, or names an epoch whose weights or state files are
+        missing, changed or damaged.
+    """
+    history = read_history(folder)
+    if history is None:
+        return None
+    check_settings(folder, history["settings"], settings)
+    epoch = history["last_epoch"]
     if epoch < 0:
         return None
     needed = [weights_path(folder, epoch), *state_paths(folder, epoch)]
@@ -378,4 +534,7 @@ def resume_point(
             f"expected the files of epoch {epoch} ({', '.join(missing)}) in {folder} as "
             f"history.json says, found them missing"
         )
+    for e in range(epoch + 1):
+        load_weights(weights_path(folder, e))
+    load_tensors(state_paths(folder, epoch)[0])
     return epoch, history["records"]

@@ -479,6 +479,31 @@ def _progress_bar(config: TrainConfig, first: int, label: str) -> Any:
     )
 
 
+def run_settings(config: TrainConfig, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What :func:`fit` records in a checkpoint folder's history.json and checks on resume."""
+    return {"train": dataclasses.asdict(config), **(settings or {})}
+
+
+def check_resume(
+    checkpoint_dir: str | Path, config: TrainConfig, settings: dict[str, Any] | None = None
+) -> int | None:
+    """Check, before any training, that :func:`fit` could resume from ``checkpoint_dir``.
+
+    Compares the saved settings with ``config`` and ``settings`` and verifies every file the
+    resume would read (see :func:`rnnlab.train.checkpoints.resume_point`); nothing is written.
+    Returns the epoch a resume would continue from (None: it would start afresh).
+
+    Raises
+    ------
+    ConfigError
+        When the checkpoints were saved with other settings.
+    DataError
+        When history.json is malformed or a checkpoint is missing, changed or damaged.
+    """
+    point = ckpt.resume_point(checkpoint_dir, run_settings(config, settings))
+    return None if point is None else point[0]
+
+
 def fit(
     model: nn.Module,
     train: TensorSet,
@@ -536,7 +561,7 @@ def fit(
         optimizer=torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay),
         generator=torch.Generator().manual_seed(config.seed),
         folder=Path(checkpoint_dir) if checkpoint_dir is not None else None,
-        settings={"train": dataclasses.asdict(config), **(settings or {})},
+        settings=run_settings(config, settings),
         device=device,
         history=[],
         on_epoch=on_epoch,
@@ -579,8 +604,21 @@ def _save_epoch(
     settings: dict[str, Any],
     history: list[dict[str, Any]],
 ) -> None:
-    """Weights, then state, then history (which marks the epoch complete), then old state."""
-    ckpt.save_weights(folder, epoch, model.state_dict())
+    """Weights, then state, then history (which marks the epoch complete), then old state.
+
+    Raises
+    ------
+    TrainingDiverged
+        When a weight became NaN or infinite (nothing of this epoch is written).
+    """
+    state = model.state_dict()
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise TrainingDiverged(
+            f"expected finite weights after epoch {epoch}, found NaN or infinite values in "
+            f"{', '.join(bad[:3])}; lower the learning rate or keep gradient clipping on"
+        )
+    ckpt.save_weights(folder, epoch, state)
     ckpt.save_state(folder, epoch, optimizer, generator, device)
     ckpt.write_history(folder, settings, history)
     if epoch > 0:
