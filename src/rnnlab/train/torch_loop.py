@@ -612,7 +612,9 @@ def _save_epoch(
         When a weight became NaN or infinite (nothing of this epoch is written).
     """
     state = model.state_dict()
-    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    bad = [
+        k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
     if bad:
         raise TrainingDiverged(
             f"expected finite weights after epoch {epoch}, found NaN or infinite values in "
