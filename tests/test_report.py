@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import struct
@@ -10,8 +9,8 @@ import zlib
 
 import pytest
 
-from rnnlab.cli import main
 from rnnlab import sections
+from rnnlab.cli import main
 from rnnlab.experiments import registry, runner
 from rnnlab.experiments.base import Figure, SectionResult, Table
 from rnnlab.report import build_report
@@ -98,37 +97,54 @@ def results(tmp_path, monkeypatch):
     return out_root
 
 
-def test_report_is_one_escaped_self_contained_file(results):
+def test_report_links_figures_and_escapes_every_text(results):
     path = build_report(results)
     assert path == results / "index.html"
     page = path.read_text()
-    # Every figure embedded, every text escaped, nothing raw from the results.
+    # Figures are the files beside the page, linked to their full size; every text escaped.
     for name in ("loss.png", "grad.png"):
-        encoded = base64.b64encode((results / "alpha" / "figures" / name).read_bytes()).decode()
-        assert f"data:image/png;base64,{encoded}" in page
+        assert f'<a href="alpha/figures/{name}"><img src="alpha/figures/{name}"' in page
+    assert "data:image" not in page
     assert "Figure file missing: figures/gone.png" in page
     assert "Figure 1. Loss &lt;curves&gt; &amp; spread" in page
-    assert "Figure 2. Gradient &quot;norms&quot;" in page
+    assert "Figure 2. Gradient &#34;norms&#34;" in page
     assert "LSTM beats RNN by 0.50 &lt;nats&gt; &amp; more." in page
-    assert "The gap is 3 &#x27;spreads&#x27;." in page
+    assert "The gap is 3 &#39;spreads&#39;." in page
     assert "<caption>Final &lt;loss&gt;</caption>" in page
     assert '<td class="num">1.25</td>' in page and "<td>yes</td>" in page and "<td>—</td>" in page
-    assert (
-        "<h3>sampled &lt;text&gt;</h3><pre>the quick &lt;script&gt;alert(1)&lt;/script&gt; fox</pre>"
-        in page
-    )
+    assert "<summary>sampled &lt;text&gt;</summary><pre>the quick &lt;script&gt;alert(1)&lt;/script&gt; fox</pre>" in page
     assert "<script" not in page and "<b>" not in page
     assert "a&lt;b&gt;.txt" in page  # config
-    assert "<th>Data: text</th><td>fortunes &lt;min&gt;</td>" in page  # run settings
     assert "<th>Seed</th><td>7</td>" in page and "<th>PyTorch</th><td>2.14.1</td>" in page
     assert "1 min 16 s" in page and "alpha/alpha.ipynb" in page
     assert "final_loss.LSTM" in page and "50 values, first 0, last 49" in page
-    # Table of contents and the section not run.
+    # Summary first, then contents links to every section; the section not run says so.
+    assert page.index('id="summary"') < page.index('id="sec-alpha"')
     assert 'href="#sec-alpha"' in page and 'id="sec-alpha"' in page and 'id="sec-beta"' in page
     assert "Not run: no results in" in page and "rnnlab run beta" in page
     # No external resources.
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     assert "<link" not in page
+
+
+def test_report_is_organised_by_topic_with_findings_and_status(results):
+    path = results / "alpha" / "section.json"
+    data = json.loads(path.read_text())
+    data["topics"] = [{"key": "loss", "title": "Loss <curves>", "observations": [data["observations"][0]],
+                       "figures": ["figures/loss.png"], "tables": [], "text_blocks": []}]
+    data["findings"] = [{"text": "LSTM wins <by far>.", "topic": "loss"}, {"text": "Unlinked.", "topic": "nope"}]
+    data["limitations"] = ["untrained CNN"]
+    runner.write_json(path, data)
+    page = build_report(results).read_text()
+    assert '<article id="alpha-loss">' in page and '<article id="alpha-more">' in page
+    assert page.index('id="alpha-loss"') < page.index('id="alpha-more"')
+    assert 'LSTM wins &lt;by far&gt;. <a href="#alpha-loss">(details)</a>' in page
+    assert "<li>Unlinked. </li>" in page
+    assert "done, limited" in page and "Limitations: untrained CNN." in page
+    # A folder with a run that never finished is "failed or interrupted", not "not run".
+    (results / "beta").mkdir()
+    (results / "beta" / "metrics.json").write_text("{}")
+    assert "failed or interrupted" in build_report(results).read_text()
 
 
 def test_report_survives_an_unreadable_section(results):

@@ -71,6 +71,41 @@ class Table:
 
 
 @dataclass
+class Topic:
+    """One topic of a section, as a lab report has them: its sentences, figures and tables.
+
+    Attributes
+    ----------
+    key : str
+        A short id, unique in the section (the report's anchor: ``#<section>-<key>``).
+    title : str
+    observations : list of str
+        The topic's sentences (each also in :attr:`Presentation.observations`).
+    figures : list of str
+        Paths of the topic's figures (as in :attr:`Figure.path`).
+    tables : list of str
+        Titles of the topic's tables (as in :attr:`Table.title`).
+    text_blocks : list of str
+        Keys of the topic's text blocks.
+    """
+
+    key: str
+    title: str
+    observations: list[str] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+    text_blocks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Finding:
+    """A key finding for the report's summary: a sentence and the topic that details it."""
+
+    text: str
+    topic: str
+
+
+@dataclass
 class Presentation:
     """What a reader sees of a section, computed from its measurements alone.
 
@@ -83,12 +118,22 @@ class Presentation:
     tables : list of Table
     text_blocks : dict
         Titled blocks of plain text (sampled text, printed output).
+    topics : list of Topic
+        The section organised by topic (the report's layout); empty: one topic with everything.
+    findings : list of Finding
+        The 3-6 key findings for the report's summary, chosen by rules from the measurements.
+    limitations : list of str
+        What limits the results (an untrained CNN, a skipped dataset, fallback data), each a
+        short phrase; the report's status is "done" only when this is empty.
     """
 
     observations: list[str] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     text_blocks: dict[str, str] = field(default_factory=dict)
+    topics: list[Topic] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    limitations: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -103,6 +148,9 @@ class SectionResult:
     figures: list[Figure] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     text_blocks: dict[str, str] = field(default_factory=dict)
+    topics: list[Topic] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    limitations: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -126,6 +174,9 @@ class SectionResult:
                 figures=[Figure(**f) for f in data.get("figures") or []],
                 tables=[Table(**t) for t in data.get("tables") or []],
                 text_blocks={str(k): str(v) for k, v in (data.get("text_blocks") or {}).items()},
+                topics=[Topic(**t) for t in data.get("topics") or []],
+                findings=[Finding(**f) for f in data.get("findings") or []],
+                limitations=[str(x) for x in data.get("limitations") or []],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(
@@ -140,7 +191,8 @@ class SectionResult:
     ) -> SectionResult:
         """A result from a section's measurements and their presentation."""
         return cls(name, title, config, metrics, list(shown.observations), list(shown.figures),
-                   list(shown.tables), dict(shown.text_blocks))
+                   list(shown.tables), dict(shown.text_blocks), list(shown.topics),
+                   list(shown.findings), list(shown.limitations))
 
 
 # --------------------------------------------------------------------------------------------

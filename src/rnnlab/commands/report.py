@@ -40,7 +40,7 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rnnlab.errors import DataError
-    from rnnlab.report import build_report
+    from rnnlab.report import build_report, describe_report
     from rnnlab.results import SECTION_FILE
 
     root = Path(args.out)
@@ -55,5 +55,5 @@ def main(args: argparse.Namespace) -> int:
         for folder in folders:
             rebuild_section(folder)
             print(f"{folder.name}: observations, tables and figures rebuilt from {folder}/metrics.json")
-    print(f"report: {build_report(args.out)}")
+    print(f"report: {describe_report(build_report(args.out))}")
     return 0

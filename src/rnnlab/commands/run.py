@@ -141,7 +141,7 @@ def _all_names() -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     from rnnlab.experiments import runner
-    from rnnlab.report import build_report
+    from rnnlab.report import build_report, describe_report
 
     start = time.perf_counter()
     names = runner.section_names() if args.section == "all" else [args.section]
@@ -182,7 +182,7 @@ def main(args: argparse.Namespace) -> int:
         if (folder / f"{name}.ipynb").is_file():
             files.append(f"{name}.ipynb")
         print(f"{name}: {folder}/ ({', '.join(files)})")
-    print(f"report: {report}")
+    print(f"report: {describe_report(report)}")
     print(f"wall time: {runner.format_seconds(wall)}")
     sys.stdout.flush()
     return 0

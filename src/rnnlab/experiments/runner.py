@@ -263,6 +263,9 @@ def _write_presentation(out_dir: Path, data: dict[str, Any], shown: Presentation
         figures=[dataclasses.asdict(f) for f in shown.figures],
         tables=[dataclasses.asdict(t) for t in shown.tables],
         text_blocks=dict(shown.text_blocks),
+        topics=[dataclasses.asdict(t) for t in shown.topics],
+        findings=[dataclasses.asdict(f) for f in shown.findings],
+        limitations=list(shown.limitations),
     )
     for figure in shown.figures:
         if not (out_dir / figure.path).is_file():
