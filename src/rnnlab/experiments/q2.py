@@ -305,12 +305,16 @@ def measure(config: Config, ctx: RunContext) -> dict[str, Any]:
 
     with limit_threads(config.torch_threads if ctx.device == "cpu" else None):
         start = time.perf_counter()
+        images, series = _images_task(config), _series_task(config)
+        imdb = _imdb_task(config) if (config.imdb_dir or config.imdb_huggingface) else None
+        if config.resume:  # every model's checkpoints checked before the first one trains
+            check_resume([t for t in (images, series[0], imdb) if t is not None], config, ctx)
         metrics: dict[str, Any] = {
-            "images": _measure_task(_images_task(config), config, ctx),
-            "series": _measure_series(config, ctx),
+            "images": _measure_task(images, config, ctx),
+            "series": _measure_series(series, config, ctx),
         }
-        if config.imdb_dir or config.imdb_huggingface:
-            metrics["imdb"] = _measure_task(_imdb_task(config), config, ctx)
+        if imdb is not None:
+            metrics["imdb"] = _measure_task(imdb, config, ctx)
         else:
             metrics["imdb"] = {"skipped": "no --imdb-dir given (and --imdb-huggingface not set)"}
         metrics["device"] = ctx.device
@@ -356,30 +360,59 @@ def _measure_task(task: Task, config: Config, ctx: RunContext,
     }
 
 
+def _model_and_settings(task: Task, cell: str, config: Config) -> tuple[Any, dict[str, Any]]:
+    """A fresh model of ``cell`` for ``task`` (seeded) and the settings its checkpoints record."""
+    import torch
+
+    torch.manual_seed(config.seed)  # the same initialisation seed for every model
+    model = task.build(cell)
+    described = {"cell": cell, "class": type(model).__name__, "hidden_size": model.hidden_size,
+                 "input_size": model.input_size, "output_size": model.output_size}
+    return model, {"model": described, **task.settings}
+
+
+def _checkpoint_folder(task: Task, cell: str, ctx: RunContext) -> Path:
+    from rnnlab.models.recurrent import DISPLAY_NAMES
+
+    return ctx.out_dir / "checkpoints" / task.key / DISPLAY_NAMES[cell]
+
+
+def check_resume(tasks: list[Task], config: Config, ctx: RunContext) -> None:
+    """Before any training: every model's saved checkpoints fit this config and are intact.
+
+    Raises
+    ------
+    ConfigError
+        Naming the checkpoint folder and the settings that differ.
+    DataError
+        Naming a history.json of the wrong shape or a missing, changed or damaged checkpoint.
+    """
+    from rnnlab.train.torch_loop import check_resume as check_folder
+
+    for task in tasks:
+        for cell in config.models:
+            _, settings = _model_and_settings(task, cell, config)
+            check_folder(_checkpoint_folder(task, cell, ctx), task.train_config, settings)
+
+
 def _train_and_measure(task: Task, cell: str, config: Config, ctx: RunContext) -> dict[str, Any]:
     """Train one model on ``task`` and measure its saved weights, epoch by epoch.
 
     Returns the fitted model (at its last epoch), the history, the weight evolution and the
     saturation per epoch.
     """
-    import torch
-
     from rnnlab.analysis.weights import weight_evolution
     from rnnlab.models.recurrent import DISPLAY_NAMES, count_parameters
     from rnnlab.train import checkpoints as ckpt
     from rnnlab.train.torch_loop import fit
 
     name = DISPLAY_NAMES[cell]
-    torch.manual_seed(config.seed)  # the same initialisation seed for every model
-    model = task.build(cell)
-    folder = ctx.out_dir / "checkpoints" / task.key / name
-    described = {"cell": cell, "class": type(model).__name__, "hidden_size": model.hidden_size,
-                 "input_size": model.input_size, "output_size": model.output_size}
+    model, settings = _model_and_settings(task, cell, config)
+    folder = _checkpoint_folder(task, cell, ctx)
     result = fit(
         model, task.train_set, task.test_set, task.train_config,
         checkpoint_dir=folder, resume=config.resume, device=ctx.device,
-        settings={"model": described, **task.settings}, progress=ctx.progress,
-        label=f"{name} on {task.label}",
+        settings=settings, progress=ctx.progress, label=f"{name} on {task.label}",
     )
     states = [
         {k: v.numpy() for k, v in ckpt.load_weights(ckpt.weights_path(folder, r["epoch"])).items()}
@@ -590,15 +623,17 @@ SERIES_LABELS = {
 }
 
 
-def _measure_series(config: Config, ctx: RunContext) -> dict[str, Any]:
-    """The series task, plus the models' forecasts in the series' unit against the baselines.
+def _measure_series(prepared: tuple[Task, Any, np.ndarray, np.ndarray, dict[str, Any]],
+                    config: Config, ctx: RunContext) -> dict[str, Any]:
+    """The series task (as :func:`_series_task` prepares it), plus the models' forecasts in the
+    series' unit against the baselines.
 
     Saves the test forecasts (dates, truth, each model, each baseline) in ``series_forecast.npz``.
     """
     from rnnlab.data.timeseries import regression_errors
     from rnnlab.train.torch_loop import evaluate
 
-    task, win, truth, dates, baselines = _series_task(config)
+    task, win, truth, dates, baselines = prepared
     trained: dict[str, Any] = {}
     metrics = _measure_task(task, config, ctx, keep=trained)
     predictions = {}
@@ -767,21 +802,22 @@ def present(metrics: dict[str, Any], config: Config, out_dir: str | Path) -> Pre
     from rnnlab.observations.q2 import observations
 
     out_dir = Path(out_dir)
-    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     shown = Presentation(observations=observations(metrics, config))
+    tasks = {key: metrics[key] for key in TASK_KEYS if "models" in (metrics.get(key) or {})}
+    # every checkpoint is read (and verified) before any figure is written
+    weights = {key: {n: load_gate_weights(out_dir, m) for n, m in task["models"].items()}
+               for key, task in tasks.items()}
+    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     texts = []
-    for key in TASK_KEYS:
-        task = metrics.get(key) or {}
-        if "models" not in task:
-            continue
+    for key, task in tasks.items():
         metric, metric_label = ("mae", f"MAE ({task['unit']})") if key == "series" else (
             "accuracy", "accuracy (fraction correct)")
         reference = None
         if key == "series":
             reference = {"persistence": task["baselines"]["persistence"]["mae"],
                          task["seasonal_name"]: task["baselines"]["seasonal"]["mae"]}
-        shown.figures += _weight_figures(key, task, config, out_dir, metric, metric_label,
-                                         reference)
+        shown.figures += _weight_figures(key, task, weights[key], config, out_dir, metric,
+                                         metric_label, reference)
         if key == "series":
             shown.figures += _forecast_figures(task, config, out_dir)
             shown.tables.append(_series_error_table(task))
@@ -837,12 +873,15 @@ def load_gate_weights(out_dir: Path, model: dict[str, Any]) -> dict[str, list[di
     """The saved W_hh and W_ih of every epoch of one model, split into gate blocks.
 
     Returns ``{"hh": [epoch -> gate -> block], "ih": [...]}`` read from the model's
-    safetensors checkpoints (``model["checkpoints"]``, relative to ``out_dir``).
+    safetensors checkpoints (``model["checkpoints"]``, relative to ``out_dir``), each verified
+    against the SHA-256 recorded when it was written and for finite values.
 
     Raises
     ------
     RnnlabError
-        When a checkpoint of an epoch in the metrics is missing.
+        When a checkpoint of an epoch in the metrics is missing; a
+        :class:`~rnnlab.errors.DataError` when one was changed, damaged or holds non-finite
+        weights.
     """
     from rnnlab.analysis.weights import split_gates
     from rnnlab.train import checkpoints as ckpt
@@ -863,6 +902,7 @@ def load_gate_weights(out_dir: Path, model: dict[str, Any]) -> dict[str, list[di
 def _weight_figures(
     prefix: str,
     task: dict[str, Any],
+    weights: dict[str, dict[str, list[dict[str, np.ndarray]]]],
     config: Config,
     out_dir: Path,
     metric: str,
@@ -870,7 +910,7 @@ def _weight_figures(
     reference: dict[str, float] | None = None,
 ) -> list[Figure]:
     """The figures every task gets: training, steps, distributions, norms, radius, updates,
-    saturation."""
+    saturation; ``weights`` holds each model's :func:`load_gate_weights`."""
     from rnnlab.viz import q2 as viz
     from rnnlab.viz.style import save_figure
 
@@ -892,7 +932,6 @@ def _weight_figures(
                           title=f"{label}: every optimiser step"),
          "steps",
          f"training loss and gradient norm at every step; crosses mark loss spikes ({spike_rule(config)}).")
-    weights = {n: load_gate_weights(out_dir, m) for n, m in models.items()}
     rows = {f"{n} {matrix}": w[key] for n, w in weights.items()
             for matrix, key in (("W_hh", "hh"), ("W_ih", "ih"))}
     save(viz.figure_histogram_grid(rows, xlabel="weight", count=config.hist_epochs,
