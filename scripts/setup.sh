@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Set up rnnlab on a fresh machine: a virtual environment in .venv with PyTorch and the package.
 # Safe to run again: it only installs what is missing.
+#   --tests   also what the test suite needs beyond Python packages: Debian's Chromium for the
+#             report's browser test (as root with apt; without it that test is skipped, saying why)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+FOR_TESTS=0
+for arg in "$@"; do
+    case "$arg" in
+        --tests) FOR_TESTS=1 ;;
+        *) echo "setup: expected no option or --tests, found '$arg'" >&2; exit 2 ;;
+    esac
+done
 
 # The first Python 3.11 or newer among $PYTHON, python3.11, python3.12, python3.13, python3, python.
 is_recent() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' >/dev/null 2>&1; }
@@ -40,5 +49,13 @@ $PIP install --quiet --disable-pip-version-check -e ".[dev]" 2>&1 \
 if [ ! -d /usr/share/games/fortunes ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     (apt-get install -y -qq fortunes-min fortunes >/dev/null 2>&1 \
         || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq fortunes >/dev/null 2>&1)) || true
+fi
+# The report's browser test drives Debian's Chromium headless (Playwright never downloads one).
+if [ "$FOR_TESTS" = 1 ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+        && [ "$(id -u)" = 0 ]; then
+    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+        || (apt-get update -qq >/dev/null 2>&1 \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1)) \
+        || echo "setup: could not install chromium; the browser test will be skipped" >&2
 fi
 echo "setup: ready (.venv)"
