@@ -7,10 +7,10 @@ import copy
 
 import numpy as np
 import pytest
+from tests.test_q3_observations import _stat, fabricated
 
 from rnnlab.analysis import fusion as fu
 from rnnlab.observations import q3 as say
-from tests.test_q3_observations import _stat, fabricated
 
 
 def honest(raw=0.98, centred=-0.2, agreement=(0.1, 0.2, 0.3), status="untrained", same=True):
