@@ -176,3 +176,15 @@ def test_sigkill_then_resume_gives_the_same_metrics(tmp_path):
     plain = _cli(whole)
     assert plain.wait(timeout=120) == 0
     assert _cli_numbers(killed) == _cli_numbers(whole)
+
+
+def test_sine_predictions_are_saved_last_and_the_text_axis_fits_the_trained_models(full_run):
+    from rnnlab.viz.q1 import focus_range
+
+    _, metrics = full_run
+    seqs = metrics["sine_predictions"]["sequences"]
+    assert [s["index"] for s in seqs] == [0, 1]
+    assert set(seqs[0]["predictions"]) == {"RNN", "LSTM", "GRU"}
+    assert len(seqs[0]["predictions"]["GRU"]) == len(seqs[0]["targets"]) == len(seqs[0]["inputs"])
+    low, high = focus_range([np.array([[4.5, 4.0, 3.50, 3.43]]), np.array([[4.5, 4.1, 3.56, 3.50]])], 0.5)
+    assert 3.40 < low < 3.43 and 3.56 < high < 3.60  # 4.5 at epoch 0 is off the axis
