@@ -23,13 +23,21 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.analysis.weights import GATE_NAMES
+from rnnlab.analysis.weights import GATE_NAMES, check_finite
 from rnnlab.cells import CELLS
+from rnnlab.cells import cell as cell_info
 from rnnlab.errors import ConfigError, ShapeError
 
-SIGMOID_GATES = tuple(dict.fromkeys(g for c in CELLS.values() for g in c.sigmoid))  # i f o r z
-TANH_GATES = tuple(dict.fromkeys(g for c in CELLS.values() for g in c.tanh))  # h g n
 LOW, HIGH, TANH_LIMIT = 0.1, 0.9, 0.95
+
+
+def sigmoid_gates(cell: str | None = None) -> tuple[str, ...]:
+    """The blocks of ``cell`` that pass through a sigmoid (``CELLS[cell].sigmoid``); without a
+    cell, those of every cell in :data:`rnnlab.cells.CELLS` (a letter means the same gate in
+    every cell, so ``"f"`` is always a sigmoid and ``"g"`` always a tanh)."""
+    if cell is None:
+        return tuple(dict.fromkeys(g for c in CELLS.values() for g in c.sigmoid))  # i f o r z
+    return cell_info(cell).sigmoid
 
 
 def sigmoid(a: np.ndarray) -> np.ndarray:
@@ -49,6 +57,9 @@ def previous_states(states: np.ndarray, h0: np.ndarray | None = None) -> np.ndar
         raise ShapeError(f"expected hidden states of shape (N, T, H), found {states.shape}")
     first = np.zeros_like(states[:, :1]) if h0 is None else np.asarray(h0)[:, None, :]
     return np.concatenate([first, states[:, :-1]], axis=1)
+
+
+_PARAMS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
 
 def gate_activations(
@@ -76,6 +87,7 @@ def gate_activations(
     cell = str(cell).lower()
     if cell not in GATE_NAMES:
         raise ConfigError(f"expected a cell in {tuple(GATE_NAMES)}, found {cell!r}")
+    check_finite({k: params[prefix + k] for k in _PARAMS if prefix + k in params}, "the weights")
     w_ih = np.asarray(params[prefix + "weight_ih_l0"], dtype=np.float64)
     w_hh = np.asarray(params[prefix + "weight_hh_l0"], dtype=np.float64)
     b_ih = np.asarray(params[prefix + "bias_ih_l0"], dtype=np.float64)
@@ -90,7 +102,7 @@ def gate_activations(
         raise ShapeError(
             f"expected previous states of shape {(*x.shape[:2], hidden)}, found {h_prev.shape}"
         )
-    gates = GATE_NAMES[cell]
+    gates, sigmoid_blocks = CELLS[cell].gates, CELLS[cell].sigmoid
     if gh_size != len(gates) * hidden:
         raise ShapeError(
             f"expected {len(gates)}*{hidden} rows in weight_ih_l0 for {cell}, found {gh_size}"
@@ -101,7 +113,7 @@ def gate_activations(
     for k, g in enumerate(gates):
         block = slice(k * hidden, (k + 1) * hidden)
         ax, ah = pre_x[..., block], pre_h[..., block]  # (N, T, H)
-        if g in SIGMOID_GATES:
+        if g in sigmoid_blocks:
             out[g] = sigmoid(ax + ah)  # sigma(W_i x + b_i + W_h h + b_h)
         elif cell == "gru":
             out[g] = np.tanh(ax + out["r"] * ah)  # n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
@@ -126,8 +138,10 @@ def saturation_fractions(
     low: float = LOW,
     high: float = HIGH,
     tanh_limit: float = TANH_LIMIT,
+    cell: str | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Fractions of saturated activations per gate.
+    """Fractions of saturated activations per gate (sigmoid or tanh as :func:`sigmoid_gates`
+    of ``cell`` says).
 
     Returns
     -------
@@ -137,11 +151,12 @@ def saturation_fractions(
         (N, T) marks the real steps of padded sequences).
     """
     out: dict[str, dict[str, float]] = {}
+    sigmoid_blocks = sigmoid_gates(cell)
     for g, acts in activations.items():
         flat = _flatten(np.asarray(acts), mask)
         if flat.size == 0:
             raise ShapeError(f"expected at least one activation of gate {g}, found none")
-        if g in SIGMOID_GATES:
+        if g in sigmoid_blocks:
             out[g] = {"low": float(np.mean(flat < low)), "high": float(np.mean(flat > high))}
         else:
             out[g] = {"tanh": float(np.mean(np.abs(flat) > tanh_limit))}
@@ -154,15 +169,17 @@ def unit_saturation(
     low: float = LOW,
     high: float = HIGH,
     tanh_limit: float = TANH_LIMIT,
+    cell: str | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per hidden unit: fraction of steps left/right-saturated (sigmoid) or |tanh| > limit.
 
     Returns gate -> {"low": (H,), "high": (H,)} or {"tanh": (H,)}.
     """
     out: dict[str, dict[str, np.ndarray]] = {}
+    sigmoid_blocks = sigmoid_gates(cell)
     for g, acts in activations.items():
         flat = _flatten(np.asarray(acts), mask)
-        if g in SIGMOID_GATES:
+        if g in sigmoid_blocks:
             out[g] = {"low": np.mean(flat < low, axis=0), "high": np.mean(flat > high, axis=0)}
         else:
             out[g] = {"tanh": np.mean(np.abs(flat) > tanh_limit, axis=0)}

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab.cells import CELLS
-from rnnlab.errors import ConfigError, ShapeError
+from rnnlab.errors import ConfigError, DataError, ShapeError
 
 # The gate blocks of the cells this analysis reads (torch's nn.RNN/LSTM/GRU), from the one
 # table of cells (rnnlab.cells).
@@ -93,6 +93,24 @@ def relative_change(new: np.ndarray, old: np.ndarray) -> float:
     return frobenius_norm(new - old) / base if base > 0 else float("nan")
 
 
+def check_finite(params: Mapping[str, Any], where: str) -> None:
+    """Refuse NaN or infinite values in any array of ``params`` (name -> array).
+
+    Raises
+    ------
+    DataError
+        Naming ``where`` (e.g. ``"the weights of epoch 3"``), the parameter and the count.
+    """
+    for name, value in params.items():
+        array = np.asarray(value)
+        if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
+            bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+            raise DataError(
+                f"expected finite values in {where}, found {bad} NaN or infinite value(s) in "
+                f"{name!r}"
+            )
+
+
 def _layer_params(state: Mapping[str, Any], prefix: str) -> dict[str, np.ndarray]:
     out = {}
     for name in MATRICES:
@@ -125,6 +143,12 @@ def weight_evolution(
         ``drift[matrix][gate]`` (relative to epoch 0), ``mean``/``std`` ``[matrix][gate]``:
         lists over epochs; ``spectral_radius[gate]`` of the ``weight_hh_l0`` blocks;
         ``relative_update_all`` of all parameters together; ``gates`` and ``epochs``.
+
+    Raises
+    ------
+    DataError
+        When a weight of some epoch is NaN or infinite (no norm or eigenvalue of it means
+        anything).
     """
     cell = _cell(cell)
     gates = GATE_NAMES[cell]
@@ -145,6 +169,8 @@ def weight_evolution(
         "spectral_radius": {g: [] for g in gates},
         "relative_update_all": [],
     }
+    for e, state in enumerate(states):
+        check_finite(state, f"the weights of epoch {e}")
     for e, per_matrix in enumerate(blocks):
         for m in MATRICES:
             for g in gates:

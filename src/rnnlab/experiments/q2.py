@@ -459,12 +459,12 @@ def _saturation(model: Any, cell: str, states: list[dict[str, np.ndarray]], sat_
         mask = hidden.mask.cpu().numpy() if hidden.mask is not None else None
         acts = gate_activations(cell, state, hidden.inputs.cpu().numpy(),
                                 previous_states(hidden.states.cpu().numpy()), prefix="rnn.")
-        for gate, fractions in saturation_fractions(acts, mask).items():
+        for gate, fractions in saturation_fractions(acts, mask, cell=cell).items():
             for kind, value in fractions.items():
                 sat.setdefault(gate, {}).setdefault(kind, []).append(value)
         if e == len(states) - 1:
             units = {g: {k: v.tolist() for k, v in d.items()}
-                     for g, d in unit_saturation(acts, mask).items()}
+                     for g, d in unit_saturation(acts, mask, cell=cell).items()}
     return sat, units
 
 
