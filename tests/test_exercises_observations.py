@@ -212,13 +212,13 @@ def test_sentiment_negation_needs_both_groups():
 def test_attribution_sum_is_judged_from_the_measured_error(total, adds_up):
     m = fabricated()["sentiment"]
     m["attributions"][0]["sum_of_attributions"] = total  # score 2.0: 4% or 6% off
-    out = text(O.sentiment_observations(m))
+    out = text(O.attribution_observations(m))
     assert ("nearly add up to the score" in out) is adds_up
     assert ("they do not add up to the score" in out) is not adds_up
 
 
 def test_attribution_sentences_name_the_words():
-    out = text(O.sentiment_observations(fabricated()["sentiment"]))
+    out = text(O.attribution_observations(fabricated()["sentiment"]))
     assert "towards positive is 'not' and towards negative 'bad'" in out
     assert "differ from the score s = z_pos - z_neg itself by 25%" in out
 
@@ -283,7 +283,7 @@ def with_ig(gxi_error: float = 0.4, ig_error: float = 1e-4, same_top: bool = Tru
 
 @pytest.mark.parametrize("error, adds_up", [(0.049, True), (0.051, False)])
 def test_completeness_of_gradient_x_input_is_judged_on_both_sides(error, adds_up):
-    out = text(O.sentiment_observations(with_ig(gxi_error=error)))
+    out = text(O.attribution_observations(with_ig(gxi_error=error)))
     assert ("gradient x input by" in out) and ("64 trapezoid steps" in out)
     assert ("gradient x input by 4.9%, so it adds up" in out) is adds_up
     assert ("gradient x input by 5.1%, so it does not add up" in out) is not adds_up
@@ -292,26 +292,26 @@ def test_completeness_of_gradient_x_input_is_judged_on_both_sides(error, adds_up
 
 @pytest.mark.parametrize("error, adds_up", [(0.049, True), (0.051, False)])
 def test_completeness_of_integrated_gradients_is_judged_on_both_sides(error, adds_up):
-    out = text(O.sentiment_observations(with_ig(ig_error=error)))
+    out = text(O.attribution_observations(with_ig(ig_error=error)))
     assert ("integrated gradients by 4.9%, so it adds up" in out) is adds_up
     assert ("integrated gradients by 5.1%, so it does not add up" in out) is not adds_up
     assert ("more path steps are needed" in out) is not adds_up
 
 
 def test_small_completeness_errors_keep_their_digits():
-    out = text(O.sentiment_observations(with_ig(ig_error=5.34e-5)))
+    out = text(O.attribution_observations(with_ig(ig_error=5.34e-5)))
     assert "integrated gradients by 0.00534%" in out
     assert "miss s(x) - s(x') = +1.800 by 40% (gradient x input)" in out
 
 
 @pytest.mark.parametrize("same_top", [True, False])
 def test_top_word_agreement_on_both_sides(same_top):
-    out = text(O.sentiment_observations(with_ig(same_top=same_top)))
+    out = text(O.attribution_observations(with_ig(same_top=same_top)))
     assert ("same most-positive and the same most-negative word in all 1 texts" in out) is same_top
     assert ("disagree on the top words in 1 of 1 texts" in out) is not same_top
     assert "integrated gradients names '" + ("not" if same_top else "all") + "' and 'bad'" in out
 
 
 def test_older_results_without_integrated_gradients_keep_the_old_sentence():
-    out = text(O.sentiment_observations(fabricated()["sentiment"]))
+    out = text(O.attribution_observations(fabricated()["sentiment"]))
     assert "integrated gradients" not in out and "itself by 25%" in out

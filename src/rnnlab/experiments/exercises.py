@@ -31,7 +31,9 @@ from typing import Any
 import numpy as np
 
 from rnnlab.experiments.base import Figure, Presentation, RunContext, Table, make_config, option
+from rnnlab.observations import exercises as O
 from rnnlab.observations.exercises import observations as observations_from_metrics
+from rnnlab.results import Topic
 
 NAME = "exercises"
 TITLE = "Introductory exercises: architectures, parameter counts, a manual forward pass, small classifiers"
@@ -539,9 +541,17 @@ def _attribution_table(m: dict, shown: Presentation) -> None:
          "most positive word (gxi / IG)", "most negative word (gxi / IG)"],
         [[x["text"][:60], f"{x['score_difference']:+.4f}", f"{x['sum_of_attributions']:+.4f}",
           f"{100 * x['completeness_error_gxi']:.3g}%", f"{x['ig_sum_of_attributions']:+.4f}",
-          f"{100 * x['completeness_error_ig']:.3g}%", f"{x['top_positive']} / {x['ig_top_positive']}",
-          f"{x['top_negative']} / {x['ig_top_negative']}"] for x in rows],
+          f"{100 * x['completeness_error_ig']:.3g}%", _top_cell(x, 0), _top_cell(x, 1)] for x in rows],
     ))
+
+
+def _top_cell(record: dict, side: int) -> str:
+    """'gxi word / IG word' for the most positive (side 0) or most negative (side 1) word; 'none'
+    where no word pushes that way (every attribution of the text on the other side of zero)."""
+    from rnnlab.observations.exercises import top_words
+
+    words = [top_words(record, method)[side] for method in ("gxi", "ig")]
+    return " / ".join("none" if w is None else w for w in words)
 
 
 def present_sentiment(m: dict, config: Config, figures_dir: Path, shown: Presentation) -> None:
@@ -589,18 +599,46 @@ def present_comparison(m: dict, config: Config, figures_dir: Path, shown: Presen
 
 
 def present(metrics: dict[str, Any], config: Config, out_dir: str | Path) -> Presentation:
-    """Tables, text blocks, figures and sentences of the section, from its measurements alone."""
+    """Tables, text blocks, figures and sentences of the section, from its measurements alone,
+    organised by topic (:data:`rnnlab.observations.exercises.TOPICS`), with the key findings and
+    the limitations chosen by rule (:func:`~rnnlab.observations.exercises.findings`,
+    :func:`~rnnlab.observations.exercises.limitations`)."""
     figures_dir = Path(out_dir) / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     shown = Presentation()
-    present_architectures(metrics["architectures"], figures_dir, shown)
-    present_counting(metrics["counting"], shown)
-    present_forward_pass(metrics["forward_pass"], shown)
-    present_toy(metrics["toy"], config, figures_dir, shown)
-    present_monotonic(metrics["monotonic"], config, figures_dir, shown)
-    present_sentiment(metrics["sentiment"], config, figures_dir, shown)
-    present_comparison(metrics["comparison"], config, figures_dir, shown)
-    shown.observations = observations_from_metrics(metrics, config)
+    claimed: dict[str, tuple[list[str], list[str], list[str]]] = {}  # topic -> (figures, tables, texts)
+
+    def part(keys: tuple[str, ...], draw: Callable[[], None]) -> None:
+        """Run ``draw`` and give what it added to the topic ``keys[0]`` (the word importance figure
+        and the attribution table to ``attribution``, the comparison's figure to ``gradient``)."""
+        before = (len(shown.figures), len(shown.tables), len(shown.text_blocks))
+        draw()
+        figures = [f.path for f in shown.figures[before[0]:]]
+        tables = [t.title for t in shown.tables[before[1]:]]
+        texts = list(shown.text_blocks)[before[2]:]
+        for key in keys:
+            claimed[key] = ([], [], [])
+        for path in figures:
+            key = ("attribution" if path.endswith("word_importance.png") else
+                   "gradient" if path.endswith("vanishing_gradient.png") else keys[0])
+            claimed[key][0].append(path)
+        for title in tables:
+            claimed["attribution" if title.startswith("6. Word attribution") else keys[0]][1].append(title)
+        claimed[keys[0]][2].extend(texts)
+
+    part(("architectures",), lambda: present_architectures(metrics["architectures"], figures_dir, shown))
+    part(("counting",), lambda: present_counting(metrics["counting"], shown))
+    part(("forward_pass",), lambda: present_forward_pass(metrics["forward_pass"], shown))
+    part(("toy",), lambda: present_toy(metrics["toy"], config, figures_dir, shown))
+    part(("monotonic",), lambda: present_monotonic(metrics["monotonic"], config, figures_dir, shown))
+    part(("sentiment", "attribution"), lambda: present_sentiment(metrics["sentiment"], config, figures_dir, shown))
+    part(("cost", "gradient"), lambda: present_comparison(metrics["comparison"], config, figures_dir, shown))
+    sentences = O.topic_sentences(metrics)
+    shown.observations = [s for topic in sentences.values() for s in topic]
+    shown.topics = [Topic(key, title, sentences.get(key, []), *claimed.get(key, ([], [], [])))
+                    for key, title, _, _ in O.TOPICS]
+    shown.findings = O.findings(metrics, config)
+    shown.limitations = O.limitations(metrics, config)
     return shown
 
 

@@ -28,6 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from rnnlab.data.sentences import IMDB_SOURCE
+from rnnlab.results import Finding
+
 Z_CHANCE = 2.0  # standard errors from chance before an accuracy is called above/below it
 TRAIN_GAP = 0.1  # training accuracy above held-out by more than this: memorising
 SUM_TOLERANCE = 0.05  # median |sum a_t - s| / |s| up to this: the attributions add up to s
@@ -218,6 +221,41 @@ def _has_ig(m: Mapping) -> bool:
     return bool(m["attributions"]) and all("completeness_error_ig" in a for a in m["attributions"])
 
 
+def top_words(a: Mapping, method: str = "gxi") -> tuple[str | None, str | None]:
+    """The word pushing most towards positive and most towards negative, by one method.
+
+    ``method`` is ``"gxi"`` (gradient x input: ``top_positive``, ``scores``) or ``"ig"``
+    (integrated gradients: ``ig_top_positive``, ``ig_scores``). A word pushes towards positive
+    only when its attribution is > 0 and towards negative only when it is < 0: when every score
+    of the text is <= 0 there is no most-positive word (None), and likewise for negative. Records
+    without the per-word scores keep their saved words.
+    """
+    prefix = "" if method == "gxi" else "ig_"
+    pos, neg = a.get(prefix + "top_positive"), a.get(prefix + "top_negative")
+    scores = a.get("scores" if method == "gxi" else "ig_scores")
+    if scores:
+        if max(scores) <= 0:
+            pos = None
+        if min(scores) >= 0:
+            neg = None
+    return pos, neg
+
+
+def _push_phrase(pos: str | None, neg: str | None) -> str:
+    """'the word pushing most towards positive is 'x' and towards negative 'y'', or saying none does."""
+    if pos is not None and neg is not None:
+        return f"the word pushing most towards positive is '{pos}' and towards negative '{neg}'"
+    first = (f"the word pushing most towards positive is '{pos}'" if pos is not None
+             else "no word pushes towards positive (every attribution is <= 0)")
+    second = (f"the word pushing most towards negative is '{neg}'" if neg is not None
+              else "no word pushes towards negative (every attribution is >= 0)")
+    return f"{first}, and {second}"
+
+
+def _name(word: str | None, side: str) -> str:
+    return f"'{word}'" if word is not None else f"no word towards {side}"
+
+
 def _attribution_sentences(m: Mapping) -> list[str]:
     out = []
     ig = _has_ig(m)
@@ -225,12 +263,13 @@ def _attribution_sentences(m: Mapping) -> list[str]:
         label = "positive" if a["label"] == 1 else "negative"
         pred = "positive" if a["pred"] == 1 else "negative"
         s = (f"In \"{a['text'][:90]}\" (true {label}, predicted {pred}, P(positive) = "
-             f"{a['prob_positive']:.2f}), the word pushing most towards positive is "
-             f"'{a['top_positive']}' and towards negative '{a['top_negative']}' (gradient x input)")
+             f"{a['prob_positive']:.2f}), {_push_phrase(*top_words(a, 'gxi'))} (gradient x input)")
         if ig:
-            s += (f"; integrated gradients names '{a['ig_top_positive']}' and '{a['ig_top_negative']}'. Their "
-                  f"sums miss s(x) - s(x') = {a['score_difference']:+.3f} by {_err(a['completeness_error_gxi'])} "
-                  f"(gradient x input) and {_err(a['completeness_error_ig'])} (integrated gradients)")
+            ig_pos, ig_neg = top_words(a, "ig")
+            s += (f"; integrated gradients names {_name(ig_pos, 'positive')} and {_name(ig_neg, 'negative')}. "
+                  f"Their sums miss s(x) - s(x') = {a['score_difference']:+.3f} by "
+                  f"{_err(a['completeness_error_gxi'])} (gradient x input) and "
+                  f"{_err(a['completeness_error_ig'])} (integrated gradients)")
         out.append(s + ".")
     if ig:
         return out + [_completeness_sentence(m), _agreement_sentence(m)]
@@ -275,19 +314,29 @@ def _agreement_sentence(m: Mapping) -> str:
     """Whether the two methods name the same most-positive and most-negative word in every text."""
     records = m["attributions"]
     n = len(records)
-    pos = sum(a["top_positive"] == a["ig_top_positive"] for a in records)
-    neg = sum(a["top_negative"] == a["ig_top_negative"] for a in records)
+    pos, neg, differ = _agreement(records)
     if pos == n and neg == n:
         return (f"The two methods name the same most-positive and the same most-negative word in all {n} "
                 "texts: here the top words do not depend on the method.")
-    differ = [a for a in records if a["top_positive"] != a["ig_top_positive"]
-              or a["top_negative"] != a["ig_top_negative"]]
     a = differ[0]
+    (g_pos, g_neg), (i_pos, i_neg) = top_words(a, "gxi"), top_words(a, "ig")
+
+    def pair(p: str | None, q: str | None) -> str:
+        return f"{_name(p, 'positive')} / {_name(q, 'negative')}"
+
     return (f"The two methods disagree on the top words in {len(differ)} of {n} texts (same most-positive "
             f"word in {pos}, same most-negative word in {neg}); e.g. in \"{a['text'][:60]}\" gradient x "
-            f"input says '{a['top_positive']}' / '{a['top_negative']}', integrated gradients "
-            f"'{a['ig_top_positive']}' / '{a['ig_top_negative']}' (most positive / most negative). A top word "
-            "from one method alone is not a finding about the model.")
+            f"input says {pair(g_pos, g_neg)}, integrated gradients {pair(i_pos, i_neg)} (most positive / most "
+            "negative). A top word from one method alone is not a finding about the model.")
+
+
+def _agreement(records: list) -> tuple[int, int, list]:
+    """(texts with the same most-positive word, ... most-negative word, the texts that differ)."""
+    tops = [(top_words(a, "gxi"), top_words(a, "ig")) for a in records]
+    pos = sum(g[0] == i[0] for g, i in tops)
+    neg = sum(g[1] == i[1] for g, i in tops)
+    differ = [a for a, (g, i) in zip(records, tops) if g != i]
+    return pos, neg, differ
 
 
 def sentiment_observations(m: Mapping) -> list[str]:
@@ -297,8 +346,12 @@ def sentiment_observations(m: Mapping) -> list[str]:
     spread = f" ± {_pct(m['test_accuracy_std'])} over {seeds} seeds" if seeds > 1 else ""
     first = (f"On the {n} held-out {m['unit']} ({m['source']}), the BiLSTM is right {_pct(acc)}{spread} "
              f"(training accuracy {_pct(m['train_accuracy'])}); " + chance_sentence(acc, n))
-    return [first, _train_gap_sentence(m), _baseline_sentence(m), *_negation_sentence(m),
-            *_attribution_sentences(m)]
+    return [first, _train_gap_sentence(m), _baseline_sentence(m), *_negation_sentence(m)]
+
+
+def attribution_observations(m: Mapping) -> list[str]:
+    """Sentences about the word attributions of the sentiment classifier (``metrics["sentiment"]``)."""
+    return _attribution_sentences(m)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -372,21 +425,257 @@ def forget_bias_sentence(m: Mapping, rows: Mapping) -> str:
                    f"(within a factor of {FACTOR_BAND:g}): about as much gradient as the default at this length.")
 
 
+def cost_observations(m: Mapping) -> list[str]:
+    """Sentences about parameters and time per step (``metrics["comparison"]``)."""
+    return _cost_sentences(m, {r["model"]: r for r in m["rows"]})
+
+
+def gradient_observations(m: Mapping) -> list[str]:
+    """Sentences about the vanishing gradient (``metrics["comparison"]``)."""
+    rows = {r["model"]: r for r in m["rows"]}
+    return [*_reach_sentences(m, rows), forget_bias_sentence(m, rows)]
+
+
 def comparison_observations(m: Mapping) -> list[str]:
     """Sentences about the comparison table (``metrics["comparison"]``)."""
-    rows = {r["model"]: r for r in m["rows"]}
-    return [*_cost_sentences(m, rows), *_reach_sentences(m, rows), forget_bias_sentence(m, rows)]
+    return [*cost_observations(m), *gradient_observations(m)]
 
 
-PARTS = (("counting", counting_observations), ("forward_pass", forward_pass_observations),
-         ("toy", toy_observations), ("monotonic", monotonic_observations),
-         ("sentiment", sentiment_observations), ("comparison", comparison_observations))
+# ----------------------------------------------------------------------------------------------
+# 1. Architectures
+# ----------------------------------------------------------------------------------------------
+
+
+def architectures_observations(rows: list) -> list[str]:
+    """One sentence about the measured shapes of the five patterns (``metrics["architectures"]``).
+
+    A pattern keeps the input's time axis when input and output both have one of the same length
+    (aligned), changes it when both have one of different lengths, and has none in its output
+    when the output is (B, C).
+    """
+    shapes = "; ".join(f"{r['architecture']} {tuple(r['input_shape'])} -> {tuple(r['output_shape'])}"
+                       for r in rows)
+    aligned = [r for r in rows if len(r["input_shape"]) >= 2 and len(r["output_shape"]) == 3
+               and r["output_shape"][1] == r["input_shape"][1]]
+    changed = [r for r in rows if len(r["input_shape"]) >= 2 and len(r["output_shape"]) == 3
+               and r["output_shape"][1] != r["input_shape"][1]]
+    s = f"Run on dummy input, the {len(rows)} patterns return: {shapes}."
+    if aligned:
+        s += (" One output per input step only for " + ", ".join(r["architecture"] for r in aligned)
+              + f" (T = {aligned[0]['input_shape'][1]} in and out)")
+    if changed:
+        s += ("; " if aligned else " ") + ", ".join(
+            f"{r['architecture']} returns {r['output_shape'][1]} steps for {r['input_shape'][1]}" for r in changed)
+    return [s + ("." if aligned or changed else "")]
+
+
+# ----------------------------------------------------------------------------------------------
+# Topics, findings and limitations
+# ----------------------------------------------------------------------------------------------
+
+TOPICS = (  # (key, title, part of metrics, sentences)
+    ("architectures", "1. Architectures: which input/output pattern fits which task", "architectures",
+     architectures_observations),
+    ("counting", "2. Counting parameters with shared weights", "counting", counting_observations),
+    ("forward_pass", "3. A forward pass by hand", "forward_pass", forward_pass_observations),
+    ("toy", "4. A many-to-one NumPy RNN trained by hand-written BPTT", "toy", toy_observations),
+    ("monotonic", "5. Increasing or decreasing, and longer sequences", "monotonic", monotonic_observations),
+    ("sentiment", "6. A bidirectional LSTM for sentiment", "sentiment", sentiment_observations),
+    ("attribution", "6b. Which words matter: gradient x input and integrated gradients", "sentiment",
+     attribution_observations),
+    ("cost", "7. RNN, LSTM, GRU and BiLSTM: parameters and cost", "comparison", cost_observations),
+    ("gradient", "7b. The vanishing gradient against sequence length", "comparison", gradient_observations),
+)
+
+
+def topic_sentences(metrics: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The sentences of each topic, by topic key, in the order of :data:`TOPICS`."""
+    return {key: fn(metrics[part]) for key, _, part, fn in TOPICS if part in metrics}
 
 
 def observations(metrics: Mapping[str, Any], config: Any = None) -> list[str]:
-    """All the section's sentences, part by part (parts missing from ``metrics`` are skipped)."""
-    out: list[str] = []
-    for key, fn in PARTS:
-        if key in metrics:
-            out.extend(fn(metrics[key]))
+    """All the section's sentences, topic by topic (parts missing from ``metrics`` are skipped)."""
+    return [s for sentences in topic_sentences(metrics).values() for s in sentences]
+
+
+# Priorities of the findings (lower first): a failed check or goal, then a result against
+# expectation, then the largest effect, then a confirmed expectation.
+FAILED, SURPRISE, EFFECT, CONFIRMED = 0, 1, 2, 3
+MAX_FINDINGS = 6
+
+
+def _candidates(metrics: Mapping[str, Any]) -> list[tuple[int, Finding]]:
+    """Every candidate finding with its priority; each part present gives at least one."""
+    out: list[tuple[int, Finding]] = []
+    if "counting" in metrics:
+        m = metrics["counting"]
+        ex, checks = m["exercise"], m["checks"]
+        wrong = sum(1 for c in checks if c["ours"] != c["torch"])
+        if wrong or not ex["torch_same_for_lengths"]:
+            out.append((FAILED, Finding(
+                f"Parameter counting failed a check: the counter disagrees with PyTorch in {wrong} of "
+                f"{len(checks)} configurations" + ("" if ex["torch_same_for_lengths"] else
+                                                   ", and PyTorch's count changed with the sequence length")
+                + ".", "counting")))
+        else:
+            out.append((CONFIRMED, Finding(
+                f"Weight sharing: the exercise's RNN has {ex['one_bias']} parameters at any length "
+                f"({ex['unshared']} without sharing over {ex['steps']} steps); the counter matches PyTorch in all "
+                f"{len(checks)} configurations.", "counting")))
+    if "forward_pass" in metrics:
+        diff = metrics["forward_pass"]["max_abs_diff"]
+        ok = diff < AGREE
+        out.append((CONFIRMED if ok else FAILED, Finding(
+            f"The hand-written loop and the NumPy engine {'agree' if ok else 'DISAGREE'} on every hidden state "
+            f"(largest difference {diff:.1e}).", "forward_pass")))
+    if "toy" in metrics:
+        m = metrics["toy"]
+        n = len(m["labels"])
+        right = round(m["accuracy_after"] * n)
+        ok = right == n
+        out.append((CONFIRMED if ok else FAILED, Finding(
+            f"Hand-written BPTT trains the toy RNN to {right} of {n} correct in {m['epochs']} updates"
+            + (f" (all right from update {m['first_epoch_all_correct']})." if ok and m["first_epoch_all_correct"]
+               else "."), "toy")))
+    if "monotonic" in metrics:
+        out.extend(_monotonic_findings(metrics["monotonic"]))
+    if "sentiment" in metrics:
+        out.extend(_sentiment_findings(metrics["sentiment"]))
+    if "comparison" in metrics:
+        out.extend(_comparison_findings(metrics["comparison"]))
+    return out
+
+
+def _monotonic_findings(m: Mapping) -> list[tuple[int, Finding]]:
+    T0, test, goal = m["train_length"], m["test_accuracy"], m["goal"]
+    out = []
+    if test < goal:
+        out.append((FAILED, Finding(f"Increasing/decreasing: the goal of {_pct(goal)} test accuracy on length "
+                                    f"{T0} is not met ({_pct(test)}).", "monotonic")))
+    longer = [(T, list(accs)) for T, accs in zip(m["lengths"], m["accuracy_by_length"]) if T != T0]
+    if not longer:
+        return out
+    floor = 0.5 - Z_CHANCE * chance_se(m["test_size"])
+    T, accs = min(longer, key=lambda item: (float(np.mean(item[1])), item[0]))
+    reversed_seeds = sum(1 for a in accs if a < floor)
+    if reversed_seeds:
+        out.append((SURPRISE, Finding(
+            f"The increasing/decreasing RNN ({_pct(test)} on length {T0}) scores {_pct(float(np.mean(accs)))} on "
+            f"length {T}: {reversed_seeds} of {len(accs)} seeds call the longer sequences the wrong way round, "
+            "so it learnt something tied to the training length, not the rule.", "monotonic")))
+    elif all(a >= goal for _, a_s in longer for a in a_s):
+        out.append((CONFIRMED, Finding(
+            f"The increasing/decreasing RNN trained on length {T0} stays at or above {_pct(goal)} on every "
+            "longer length tested.", "monotonic")))
+    else:
+        out.append((SURPRISE, Finding(
+            f"The increasing/decreasing RNN trained on length {T0} drops to {_pct(float(np.mean(accs)))} on "
+            f"length {T}: the rule carries over only partly.", "monotonic")))
+    return out
+
+
+def _sentiment_findings(m: Mapping) -> list[tuple[int, Finding]]:
+    out = []
+    n, acc, base = m["test_size"], m["test_accuracy_mean"], m["baseline_accuracy"]
+    z = (acc - 0.5) / chance_se(n)
+    noise = max(m["test_accuracy_std"], chance_se(n))
+    blind = f"a mean-GloVe logistic regression that ignores word order scores {_pct(base)}"
+    if z <= Z_CHANCE:
+        out.append((FAILED, Finding(
+            f"The BiLSTM sentiment classifier is not clearly better than guessing: {_pct(acc)} on {n} held-out "
+            f"{m['unit']} ({z:.1f} standard errors from 50%); {blind}.", "sentiment")))
+    elif base - acc > noise:
+        out.append((SURPRISE, Finding(
+            f"Word order did not help: the BiLSTM's {_pct(acc)} on {n} held-out {m['unit']} is below the "
+            f"{_pct(base)} of a mean-GloVe logistic regression, by more than the noise ({_pct(noise)}).",
+            "sentiment")))
+    else:
+        better = acc - base > noise
+        out.append((EFFECT if better else CONFIRMED, Finding(
+            f"The BiLSTM is right {_pct(acc)} on {n} held-out {m['unit']}; {blind}"
+            + (", so word order helps beyond the noise." if better else ", within the noise of it."),
+            "sentiment")))
+    if not _has_ig(m):
+        return out
+    records = m["attributions"]
+    gxi = float(np.median([a["completeness_error_gxi"] for a in records]))
+    ig = float(np.median([a["completeness_error_ig"] for a in records]))
+    if ig > SUM_TOLERANCE:
+        out.append((FAILED, Finding(
+            f"Integrated gradients does not add up to s(x) - s(x') (median error {_err(ig)}, tolerance "
+            f"{100 * SUM_TOLERANCE:.0f}%): its word scores need more path steps before they are read.",
+            "attribution")))
+    elif gxi > SUM_TOLERANCE:
+        out.append((EFFECT, Finding(
+            f"Word attribution: integrated gradients adds up to the score change (median error {_err(ig)}), "
+            f"gradient x input does not (median error {_err(gxi)}): only the first decomposes the LSTM's score.",
+            "attribution")))
+    pos, neg, differ = _agreement(records)
+    if differ:
+        out.append((SURPRISE, Finding(
+            f"Gradient x input and integrated gradients name different top words in {len(differ)} of "
+            f"{len(records)} texts: a top word from one method alone says little about the model.",
+            "attribution")))
+    return out
+
+
+def _comparison_findings(m: Mapping) -> list[tuple[int, Finding]]:
+    rows = {r["model"]: r for r in m["rows"]}
+    lengths = list(m["lengths"])
+    T_max = max(lengths)
+    rnn, lstm = rows["RNN"], rows["LSTM"]
+    fb = m["forget_bias_reach"][lengths.index(T_max)]
+    factor = fb / max(_reach(lstm, lengths, T_max), 1e-300)
+    s = (f"Vanishing gradient at T = {T_max}: the weakest input gets {_reach(rnn, lengths, T_max):.1e} of the "
+         f"strongest input's gradient in the RNN, {_reach(lstm, lengths, T_max):.1e} in the LSTM")
+    if factor >= FACTOR_BAND:
+        s += f", and {fb:.2f} ({factor:.0f}x the LSTM's) once the forget gate starts open"
+    out = [(EFFECT, Finding(s + ".", "gradient"))]
+    t_ratio = lstm["time_per_step_us"] / rnn["time_per_step_us"]
+    mac_ratio = lstm["macs_per_step"] / rnn["macs_per_step"]
+    if t_ratio < OVERHEAD * mac_ratio:
+        out.append((SURPRISE, Finding(
+            f"Cost: the LSTM does {mac_ratio:.0f}x the RNN's multiply-adds per step but takes only "
+            f"{t_ratio:.1f}x its time at hidden {m['hidden_size']}: fixed per-step overheads dominate at this size.",
+            "cost")))
+    return out
+
+
+def findings(metrics: Mapping[str, Any], config: Any = None) -> list[Finding]:
+    """The 3 to 6 key findings of the section, chosen by rule from the measurements.
+
+    Every part gives candidates with a priority: a failed check or goal first (the loop and engine
+    disagree, the counter misses PyTorch, the toy RNN or the increasing/decreasing goal is not
+    reached, the BiLSTM is within :data:`Z_CHANCE` standard errors of chance, integrated gradients
+    does not add up), then a result against expectation (a model reversed on longer sequences, the
+    word-order-blind baseline beating the BiLSTM beyond the noise, the two attribution methods
+    naming different top words, overheads dominating the cost), then the largest effect (the
+    vanishing gradient at the longest length, integrated gradients adding up where gradient x
+    input does not, a BiLSTM beating the baseline), then confirmed expectations. The first
+    :data:`MAX_FINDINGS` by priority are kept, in the order of the parts within a priority;
+    the three always-present parts (counting, forward pass, toy) guarantee at least three.
+    """
+    ranked = sorted(enumerate(_candidates(metrics)), key=lambda item: (item[1][0], item[0]))
+    return [finding for _, (_, finding) in ranked[:MAX_FINDINGS]]
+
+
+def _setting(config: Any, name: str, default: Any = None) -> Any:
+    if isinstance(config, Mapping):
+        return config.get(name, default)
+    return getattr(config, name, default)
+
+
+def limitations(metrics: Mapping[str, Any], config: Any = None) -> list[str]:
+    """What limits the section's results, each a short phrase (empty: nothing does)."""
+    out = []
+    if _setting(config, "profile") == "quick":
+        out.append("quick profile: tiny settings, numbers are not meaningful")
+    m = metrics.get("sentiment")
+    if m is not None:
+        if m["source"] != IMDB_SOURCE:
+            out.append(f"IMDb not used (no --imdb-dir): the sentiment model learnt from {m['train_size']} shipped "
+                       f"review sentences and is tested on {m['test_size']}")
+        elif _setting(config, "imdb_max_per_split") is not None:
+            out.append(f"IMDb subset: at most {_setting(config, 'imdb_max_per_split')} reviews per split "
+                       f"({m['train_size']} for training, {m['test_size']} held out)")
     return out
