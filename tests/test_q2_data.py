@@ -312,3 +312,10 @@ def test_stock_series_predicts_the_change():
     np.testing.assert_allclose(no_change, timeseries.persistence_forecast(s, w.t_test))
     changes = s.target[w.t_train] - s.target[w.t_train - 1]
     assert w.target_mean == pytest.approx(changes.mean())  # statistics of training changes only
+
+
+def test_idx_files_with_no_images_are_one_clear_error(tmp_path):
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x803, 0, 28, 28))
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x801, 0))
+    with pytest.raises(DataError, match="expected at least one image in .*found 0"):
+        mnist.read_idx_split(tmp_path / "train-images-idx3-ubyte", tmp_path / "train-labels-idx1-ubyte")

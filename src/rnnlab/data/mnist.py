@@ -235,8 +235,8 @@ def read_idx_split(
     Raises
     ------
     DataError
-        Wrong magic numbers (2051 for images, 2049 for labels), images not 28 x 28, labels out
-        of ``0..n_classes-1``, or a label count different from the image count.
+        Wrong magic numbers (2051 for images, 2049 for labels), no images, images not 28 x 28,
+        labels out of ``0..n_classes-1``, or a label count different from the image count.
     """
     images_path, labels_path = Path(images_path), Path(labels_path)
     raw_images = _read_bytes(images_path)
@@ -250,6 +250,8 @@ def read_idx_split(
             f"expected {IMAGE_SIZE} x {IMAGE_SIZE} images in {images_path}, found "
             f"{images.shape[1]} x {images.shape[2]}"
         )
+    if len(images) == 0:
+        raise DataError(f"expected at least one image in {images_path}, found 0 (an empty IDX file)")
     if len(labels) != len(images):
         raise DataError(
             f"expected as many labels as images ({len(images)} in {images_path.name}), found "
