@@ -117,3 +117,20 @@ def test_sentiment_part_reads_an_aclimdb_folder(tmp_path):
     assert all((ctx.out_dir / f.path).is_file() for f in shown.figures)
     assert config.imdb_dir in shown.text_blocks["6. sentiment data"]
     assert sentiment_observations(m)
+
+
+def test_topics_claim_everything_and_findings_link_to_topics(quick_run):
+    from rnnlab.observations.exercises import TOPICS
+
+    _, result = quick_run
+    assert [t.key for t in result.topics] == [key for key, *_ in TOPICS]
+    claimed = lambda attr: [x for t in result.topics for x in getattr(t, attr)]  # noqa: E731
+    assert claimed("observations") == result.observations
+    assert sorted(claimed("figures")) == sorted(f.path for f in result.figures)
+    assert sorted(claimed("tables")) == sorted(t.title for t in result.tables)
+    assert sorted(claimed("text_blocks")) == sorted(result.text_blocks)
+    assert "figures/word_importance.png" in next(t for t in result.topics if t.key == "attribution").figures
+    assert 3 <= len(result.findings) <= 6
+    assert {f.topic for f in result.findings} <= {t.key for t in result.topics}
+    assert result.limitations[0] == "quick profile: tiny settings, numbers are not meaningful"
+    assert any(x.startswith("IMDb not used") for x in result.limitations)
