@@ -197,7 +197,8 @@ def numbers(metrics: object, prefix: str = "") -> dict[str, object]:
                 out.update(numbers(v, f"{prefix}.{k}"))
         return out
     if isinstance(metrics, list):
-        return {k: v for i, item in enumerate(metrics) for k, v in numbers(item, f"{prefix}[{i}]").items()}
+        return {k: v for i, item in enumerate(metrics)
+                for k, v in numbers(item, f"{prefix}[{i}]").items()}
     if isinstance(metrics, float) and math.isnan(metrics):
         return {prefix: "nan"}
     return {prefix: metrics}
@@ -218,7 +219,7 @@ def test_killed_run_resumes_to_the_uninterrupted_numbers(finished, tmp_path):
     proc.wait()
     assert not (out / "q2" / "metrics.json").exists()
     done = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     resumed = json.loads((out / "q2" / "metrics.json").read_text())
     full = json.loads((finished / "q2" / "metrics.json").read_text())
