@@ -40,7 +40,7 @@ from rnnlab.analysis import fusion as fu
 from rnnlab.analysis import geometry as geo
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.experiments.base import Figure, Presentation, RunContext, Table, make_config, option
-from rnnlab.results import atomic_write_bytes, read_json, write_json
+from rnnlab.results import Topic, atomic_write_bytes, read_json, write_json
 
 NAME = "q3"
 TITLE = (
@@ -753,14 +753,60 @@ def present(metrics: dict[str, Any], config: Config, out_dir: str | Path) -> Pre
     drawn.update(_draw_image_figures(metrics, config, saved, fig_dir))
     K = min(metrics["fusion"]["n_images"], config.figure_max_images)
     caption = say.captions(metrics, K, drawn["question_similarity"])
-    order = ["images", "pca_trajectories", "tsne", "word_similarity", "question_similarity",
-             "norm_growth", "encoder_metrics", "fusion_heatmap", "fusion_bars", "retrieval",
-             "region_similarity", "grounded_heatmap"]
-    figures = [Figure(f"figures/{n}.png", caption[n]) for n in order if n in drawn]
+    figures = [Figure(f"figures/{n}.png", caption[n])
+               for n, _ in FIGURE_TOPICS if n in drawn]
     blocks = {"fusion map": say.FUSION_MAP + ("\n" + say.GROUNDED_MAP if metrics.get("grounded")
                                                else ""),
               "data": _data_block(metrics, config)}
-    return Presentation(say.observations(metrics), figures, _tables(metrics, saved), blocks)
+    tables = _tables(metrics, saved)
+    shown = Presentation(say.observations(metrics), figures, tables, blocks)
+    shown.topics = _topics(metrics, figures, tables)
+    shown.findings = say.findings(metrics)
+    shown.limitations = say.limitations(metrics, config)
+    return shown
+
+
+# Every figure of Q3 in the order the report and the notebook show it, with its topic.
+FIGURE_TOPICS = (
+    ("images", "data"),
+    ("pca_trajectories", "trajectories"),
+    ("tsne", "trajectories"),
+    ("norm_growth", "trajectories"),
+    ("word_similarity", "similarity"),
+    ("question_similarity", "similarity"),
+    ("encoder_metrics", "encoders"),
+    ("fusion_heatmap", "fusion"),
+    ("fusion_bars", "fusion"),
+    ("retrieval", "fusion"),
+    ("grounded_heatmap", "fusion"),
+    ("region_similarity", "region"),
+)
+TEXT_BLOCK_TOPICS = {"data": "data", "fusion map": "fusion"}
+
+
+def _table_topic(title: str) -> str:
+    if title.startswith("Encoder comparison"):
+        return "encoders"
+    if title.startswith("Fusion"):
+        return "fusion"
+    return "data"  # questions and answers, top-5 labels
+
+
+def _topics(metrics: dict[str, Any], figures: list[Figure], tables: list[Table]) -> list[Topic]:
+    """Q3 by topic (:data:`rnnlab.observations.q3.TOPICS`): every sentence, figure, table and
+    text block claimed by exactly one topic."""
+    from rnnlab.observations import q3 as say
+
+    sentences = say.topic_sentences(metrics)
+    figure_topic = dict(FIGURE_TOPICS)
+    topics = []
+    for key, title in say.TOPICS:
+        topics.append(Topic(
+            key, title, sentences.get(key, []),
+            [f.path for f in figures if figure_topic[Path(f.path).stem] == key],
+            [t.title for t in tables if _table_topic(t.title) == key],
+            [b for b, k in TEXT_BLOCK_TOPICS.items() if k == key]))
+    return topics
 
 
 def _draw_encoder_figures(
@@ -847,7 +893,8 @@ def _draw_image_figures(
     region = inputs["region_examples"]
     viz.save(viz.plot_region_similarity(
         [images[true_index[i]] for i in region], [texts[i] for i in region],
-        {c: list(arrays[f"region_{c}"]) for c in cells}, words), fig_dir / "region_similarity.png")
+        {c: list(arrays[f"region_{c}"]) for c in cells}, words,
+        looks=say.weights_status(cnn) == "imagenet-verified"), fig_dir / "region_similarity.png")
     drawn = {"images": K, "fusion_heatmap": len(shown_k), "fusion_bars": len(examples),
              "retrieval": len(true_index), "region_similarity": len(region)}
     if "grounded_sim" in arrays:

@@ -23,10 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnlab import cells as _cells
 from rnnlab.errors import ConfigError, ShapeError
 
-CELLS = ("RNN", "LSTM", "GRU")
-GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}  # G: gate blocks stacked in weight_ih / weight_hh
+CELLS = tuple(_cells.cell(key).label for key in ("rnn", "lstm", "gru"))  # ("RNN", "LSTM", "GRU")
+#: G, the gate blocks stacked in weight_ih_l0 / weight_hh_l0, read from :mod:`rnnlab.cells`.
+GATES = {name: _cells.cell(name).blocks for name in CELLS}
 INIT_SCHEMES = ("xavier-orthogonal", "torch")
 
 

@@ -27,6 +27,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rnnlab.results import Finding
+
 P_THRESHOLD = 0.05
 ORDER_INSENSITIVE = 0.1
 NEARLY_IDENTICAL = 0.9  # raw mean pairwise cosine of the image features above this: "nearly identical"
@@ -207,52 +209,64 @@ def cnn_sentence(metrics: dict[str, Any]) -> str:
     )
 
 
+def _encoder_stats(metrics: dict[str, Any], key: str) -> dict[str, dict[str, Any]]:
+    enc = metrics["encoders"]
+    if key == "question_distance":  # shown as the mean cosine 1 - distance
+        return {c: {"mean": 1.0 - enc[c][key]["mean"], "std": enc[c][key]["std"],
+                    "per_seed": enc[c][key]["per_seed"]} for c in enc}
+    return {c: enc[c][key] for c in enc}
+
+
+# (metric key, sentence label, meaning, topic key): the encoder comparison, measure by measure
+COMPARED = (
+    ("consecutive_cosine", "cosine between consecutive hidden states",
+     "near 1: each word nudges the state; near 0: each word replaces it", "trajectories"),
+    ("step_length", "mean step length ||h_t - h_t-1|| per word",
+     "how far one word moves the state", "trajectories"),
+    ("var_explained_2pc", "variance of all hidden states explained by two principal components",
+     "high: the trajectories are nearly flat, the PCA plot shows most of the motion",
+     "trajectories"),
+    ("participation_ratio", "participation ratio (effective number of dimensions used)", "",
+     "trajectories"),
+    ("norm_growth", "norm growth ||h_T|| / ||h_1|| over a question", "", "trajectories"),
+    ("question_distance", "mean cosine between the final states of two different questions",
+     "near 1: the question embeddings hardly tell questions apart", "similarity"),
+    ("order_sensitivity",
+     ("word-order sensitivity (shift of the final state when the words are shuffled, relative "
+     "to the distance between two unrelated questions)"),
+     "1 = a shuffled question is as far as an unrelated one", "encoders"),
+    ("one_word_sensitivity", "one-word-change sensitivity (same scale)", "", "encoders"),
+)
+
+
+def order_insensitive(metrics: dict[str, Any]) -> list[str]:
+    """The encoders whose mean order sensitivity is below :data:`ORDER_INSENSITIVE`."""
+    enc = metrics["encoders"]
+    return [c for c in enc if fmt(enc[c]["order_sensitivity"]["mean"]) != "n/a"
+            and enc[c]["order_sensitivity"]["mean"] < ORDER_INSENSITIVE]
+
+
+def _insensitive_sentence(metrics: dict[str, Any]) -> list[str]:
+    insensitive = order_insensitive(metrics)
+    if not insensitive:
+        return []
+    return [(f"{', '.join(insensitive)} barely notices word order: shuffling moves its final "
+            f"state by less than a tenth of the distance between unrelated questions.")]
+
+
+def encoder_topic_sentences(metrics: dict[str, Any]) -> dict[str, list[str]]:
+    """The encoder comparison by topic: trajectories, similarity, encoders (sensitivity)."""
+    out: dict[str, list[str]] = {"trajectories": [], "similarity": [], "encoders": []}
+    for key, label, meaning, topic in COMPARED:
+        out[topic].append(compare_sentence(label, _encoder_stats(metrics, key), meaning))
+    out["encoders"] += _insensitive_sentence(metrics)
+    return out
+
+
 def encoder_sentences(metrics: dict[str, Any]) -> list[str]:
     """The encoder comparison, one sentence per measure, plus word-order insensitivity."""
-    enc = metrics["encoders"]
-    cells = list(enc)
-
-    def stats(key: str) -> dict[str, dict[str, Any]]:
-        return {c: enc[c][key] for c in cells}
-
-    distance = {
-        c: {"mean": 1.0 - s["mean"], "std": s["std"], "per_seed": s["per_seed"]}
-        for c, s in stats("question_distance").items()
-    }
-    obs = [
-        compare_sentence("cosine between consecutive hidden states", stats("consecutive_cosine"),
-                         "near 1: each word nudges the state; near 0: each word replaces it"),
-        compare_sentence("mean step length ||h_t - h_t-1|| per word", stats("step_length"),
-                         "how far one word moves the state"),
-        compare_sentence(
-            "variance of all hidden states explained by two principal components",
-            stats("var_explained_2pc"),
-            "high: the trajectories are nearly flat, the PCA plot shows most of the motion",
-        ),
-        compare_sentence("participation ratio (effective number of dimensions used)",
-                         stats("participation_ratio")),
-        compare_sentence("norm growth ||h_T|| / ||h_1|| over a question", stats("norm_growth")),
-        compare_sentence("mean cosine between the final states of two different questions",
-                         distance, "near 1: the question embeddings hardly tell questions apart"),
-        compare_sentence(
-            "word-order sensitivity (shift of the final state when the words are shuffled, "
-            "relative to the distance between two unrelated questions)",
-            stats("order_sensitivity"),
-            "1 = a shuffled question is as far as an unrelated one",
-        ),
-        compare_sentence("one-word-change sensitivity (same scale)", stats("one_word_sensitivity")),
-    ]
-    insensitive = [
-        c for c in cells
-        if fmt(enc[c]["order_sensitivity"]["mean"]) != "n/a"
-        and enc[c]["order_sensitivity"]["mean"] < ORDER_INSENSITIVE
-    ]
-    if insensitive:
-        obs.append(
-            f"{', '.join(insensitive)} barely notices word order: shuffling moves its final "
-            f"state by less than a tenth of the distance between unrelated questions."
-        )
-    return obs
+    return [compare_sentence(label, _encoder_stats(metrics, key), meaning)
+            for key, label, meaning, _ in COMPARED] + _insensitive_sentence(metrics)
 
 
 def fusion_sentences(metrics: dict[str, Any]) -> list[str]:
@@ -368,16 +382,222 @@ def region_sentence(metrics: dict[str, Any]) -> str:
             "needs verified ImageNet weights.")
 
 
+# --------------------------------------------------------------------------------------------
+# Topics, findings and limitations
+# --------------------------------------------------------------------------------------------
+
+TOPICS = (  # (key, title), in the order of the report and the notebook
+    ("data", "Data and CNN weights"),
+    ("trajectories", "Hidden-state trajectories"),
+    ("similarity", "Similarity heatmaps: within a question and between questions"),
+    ("encoders", "Encoder comparison: word order and one-word changes"),
+    ("fusion", "Fusion and retrieval against chance"),
+    ("dominance", "Image dominance and centring"),
+    ("region", "Region similarity"),
+)
+
+
+def topic_sentences(metrics: dict[str, Any]) -> dict[str, list[str]]:
+    """The sentences of each topic, by topic key, in the order of :data:`TOPICS`."""
+    by_encoder = encoder_topic_sentences(metrics)
+    return {
+        "data": [data_sentence(metrics), cnn_sentence(metrics)],
+        "trajectories": by_encoder["trajectories"],
+        "similarity": by_encoder["similarity"],
+        "encoders": by_encoder["encoders"],
+        "fusion": fusion_sentences(metrics),
+        "dominance": [t for t in (image_similarity_sentence(metrics),
+                                  dominance_sentence(metrics)) if t],
+        "region": [region_sentence(metrics)],
+    }
+
+
 def observations(metrics: dict[str, Any]) -> list[str]:
-    """The sentences of the section, computed from ``metrics`` only."""
-    return [
-        data_sentence(metrics),
-        cnn_sentence(metrics),
-        *encoder_sentences(metrics),
-        *fusion_sentences(metrics),
-        *[t for t in (image_similarity_sentence(metrics), dominance_sentence(metrics)) if t],
-        region_sentence(metrics),
-    ]
+    """The sentences of the section, computed from ``metrics`` only, topic by topic."""
+    return [s for sentences in topic_sentences(metrics).values() for s in sentences]
+
+
+# Priorities of the findings (lower first): the retrieval verdict and what the image features
+# are (the headline and its main caveat), then results against expectation, then the largest
+# effect, then confirmed expectations.
+HEADLINE, SURPRISE, EFFECT, CONFIRMED = 0, 1, 2, 3
+MAX_FINDINGS = 6
+
+
+def largest_encoder_difference(metrics: dict[str, Any]) -> tuple[str, float] | None:
+    """The compared measure whose highest and lowest encoder differ most, relative to the spread.
+
+    Returns ``(metric key, ratio)`` with ratio = (highest mean - lowest mean) / (sum of their
+    standard deviations); with one seed (no spread), the gap relative to the largest absolute
+    mean instead. None when fewer than two encoders have a value of any measure.
+    """
+    best: tuple[str, float] | None = None
+    n_seeds = len(metrics.get("seeds") or [])
+    for key, *_ in COMPARED:
+        items = [s for s in _encoder_stats(metrics, key).values() if fmt(s.get("mean")) != "n/a"]
+        if len(items) < 2:
+            continue
+        hi = max(items, key=lambda s: s["mean"])
+        lo = min(items, key=lambda s: s["mean"])
+        gap = hi["mean"] - lo["mean"]
+        if n_seeds >= 2:
+            spread = (hi["std"] or 0.0) + (lo["std"] or 0.0)
+            ratio = gap / spread if spread > 0 else (math.inf if gap > 0 else 0.0)
+        else:
+            scale = max(abs(hi["mean"]), abs(lo["mean"]))
+            ratio = gap / scale if scale > 0 else 0.0
+        if best is None or ratio > best[1]:
+            best = (key, ratio)
+    return best
+
+
+def _largest_effect_finding(metrics: dict[str, Any]) -> tuple[int, Finding] | None:
+    found = largest_encoder_difference(metrics)
+    if found is None:
+        return None
+    key, ratio = found
+    _, label, _, topic = next(c for c in COMPARED if c[0] == key)
+    stats = _encoder_stats(metrics, key)
+    items = sorted(((c, s) for c, s in stats.items() if fmt(s.get("mean")) != "n/a"),
+                   key=lambda cs: -cs[1]["mean"])
+    (hi, a), (lo, b) = items[0], items[-1]
+    head = (f"Largest encoder difference, {label}: {hi} {fmt(a['mean'])} against {lo} "
+            f"{fmt(b['mean'])}")
+    if len(metrics.get("seeds") or []) < 2:
+        return EFFECT, Finding(head + " (one seed: no spread measured).", topic)
+    if ratio > 1:
+        spread = "more than the seed-to-seed spread" if math.isinf(ratio) else (
+            f"{ratio:.1f} times the seed-to-seed spread")
+        return EFFECT, Finding(f"{head}, a gap of {spread}.", topic)
+    return SURPRISE, Finding(
+        f"The untrained encoders are hard to tell apart: even the largest difference ({label}, "
+        f"{hi} {fmt(a['mean'])} against {lo} {fmt(b['mean'])}) is within the seed-to-seed spread.",
+        topic)
+
+
+def _retrieval_finding(metrics: dict[str, Any]) -> tuple[int, Finding]:
+    fusion = metrics["fusion"]
+    cells, better = list(fusion["encoders"]), _better(metrics)
+    M, Q = fusion["n_images"], metrics["dataset"]["n_questions"]
+    ranks = ", ".join(f"{c} {fmt(fusion['encoders'][c]['mean_rank']['mean'])}" for c in cells)
+    tail = f" (mean rank of the own image among {M}: {ranks}; chance {fmt(fusion['chance_mean_rank'])})."
+    if not better:
+        return HEADLINE, Finding(
+            f"Without training, no encoder matches questions to their images distinguishably "
+            f"better than chance with {Q} questions about {M} images" + tail, "fusion")
+    untrained = weights_status(metrics["cnn"]) == "untrained"
+    which = "every encoder" if len(better) == len(cells) else ", ".join(better)
+    text = (f"Without training, fusion matches questions to their images better than chance for "
+            f"{which} (pooled permutation p < {P_THRESHOLD:g})" + tail)
+    if untrained:  # against expectation: a random CNN knows nothing of what images show
+        text = text[:-1] + ", although the CNN is untrained: the match rests on pixels, not meaning."
+    return (SURPRISE if untrained else HEADLINE), Finding(text, "fusion")
+
+
+def _cnn_finding(metrics: dict[str, Any]) -> tuple[int, Finding]:
+    status = weights_status(metrics["cnn"])
+    if status == "untrained":
+        return HEADLINE, Finding(
+            "The image features come from an untrained CNN (no ImageNet weights found): every "
+            "image-question similarity measures a random network.", "data")
+    if status == "user-supplied":
+        return HEADLINE, Finding(
+            f"The image features come from user-supplied ResNet18 weights whose SHA-256 does not "
+            f"start with {IMAGENET_HASH_PREFIX}: they are not verified as ImageNet weights.", "data")
+    return CONFIRMED, Finding(
+        "The image features come from ResNet18 with verified ImageNet weights (SHA-256 prefix "
+        f"{IMAGENET_HASH_PREFIX}).", "data")
+
+
+def _candidates(metrics: dict[str, Any]) -> list[tuple[int, Finding]]:
+    """Every candidate finding with its priority (see :func:`findings`)."""
+    out = [_retrieval_finding(metrics), _cnn_finding(metrics)]
+    grounded = metrics.get("grounded")
+    if grounded and better_than_chance(grounded) and not _better(metrics):
+        out.append((EFFECT, Finding(
+            f"The grounded reference (classifier labels and GloVe, no RNN) ranks the own image "
+            f"{fmt(grounded['mean_rank']['mean'])} on average (chance "
+            f"{fmt(grounded['chance_mean_rank'])}), better than chance where no untrained "
+            f"encoder is.", "fusion")))
+    dom = metrics["fusion"].get("image_dominance")
+    if dom:
+        enc = dom["encoders"]
+        decided = [c for c in enc if fmt(enc[c]["rank_agreement"]["mean"]) != "n/a"
+                   and enc[c]["rank_agreement"]["mean"] > IMAGE_DECIDES]
+        if decided:
+            out.append((SURPRISE, Finding(
+                f"The image, not the question, decides most of each ranking for "
+                f"{', '.join(decided)} (rank agreement above {IMAGE_DECIDES:g}): a good rank "
+                f"there says little about the question.", "dominance")))
+    raw = metrics["cnn"].get("feature_cosine_mean")
+    centred = metrics["cnn"].get("feature_cosine_mean_centred")
+    if fmt(raw) != "n/a" and fmt(centred) != "n/a" and raw > NEARLY_IDENTICAL:
+        out.append((SURPRISE, Finding(
+            f"As raw features the images are nearly identical (mean pairwise cosine {fmt(raw)}); "
+            f"only after centring do they differ (mean cosine {fmt(centred)}), which the shared "
+            f"space does before comparing.", "dominance")))
+    insensitive = order_insensitive(metrics)
+    if insensitive:
+        out.append((SURPRISE, Finding(
+            f"{', '.join(insensitive)} barely notices word order (order sensitivity below "
+            f"{ORDER_INSENSITIVE:g}).", "encoders")))
+    effect = _largest_effect_finding(metrics)
+    if effect is not None:
+        out.append(effect)
+    if weights_status(metrics["cnn"]) != "imagenet-verified":
+        out.append((CONFIRMED, Finding(
+            "The region map shows only the CNN's spatial bias, not where a question looks "
+            "(that needs verified ImageNet weights).", "region")))
+    return out
+
+
+def findings(metrics: dict[str, Any]) -> list[Finding]:
+    """The 3 to 6 key findings of Q3, chosen by rule from the measurements.
+
+    Candidates and their priorities: the retrieval verdict (always; against expectation when
+    an untrained CNN matches better than chance) and what the image features are (a headline
+    unless the weights are verified ImageNet); then results against expectation: the image
+    deciding an encoder's rankings (rank agreement above :data:`IMAGE_DECIDES`), raw image
+    features nearly identical (mean cosine above :data:`NEARLY_IDENTICAL`), an encoder that
+    barely notices word order (below :data:`ORDER_INSENSITIVE`), encoders indistinguishable
+    (their largest difference within the seed-to-seed spread); then the largest effect (the
+    measure where the encoders differ most relative to the spread,
+    :func:`largest_encoder_difference`; the grounded reference better than chance where no
+    encoder is); then confirmed expectations (the region map is spatial bias without verified
+    ImageNet weights; verified weights). The first :data:`MAX_FINDINGS` by priority are kept,
+    in candidate order within a priority; the retrieval verdict, the weights and the largest
+    effect or the region map always give at least three.
+    """
+    ranked = sorted(enumerate(_candidates(metrics)), key=lambda item: (item[1][0], item[0]))
+    return [finding for _, (_, finding) in ranked[:MAX_FINDINGS]]
+
+
+def _setting(config: Any, name: str, default: Any = None) -> Any:
+    if isinstance(config, dict):
+        return config.get(name, default)
+    return getattr(config, name, default)
+
+
+def limitations(metrics: dict[str, Any], config: Any = None) -> list[str]:
+    """What limits Q3's results, each a short phrase (empty: nothing does)."""
+    out = []
+    status = weights_status(metrics["cnn"])
+    if status == "untrained":
+        out.append("CNN untrained: no verified ImageNet weights found, image features come from "
+                   "a random ResNet18")
+    elif status == "user-supplied":
+        out.append(f"CNN weights user-supplied, not verified as ImageNet (SHA-256 does not start "
+                   f"with {IMAGENET_HASH_PREFIX})")
+    data = metrics["dataset"]
+    if data["name"] == "demo":
+        out.append(f"demo set instead of VQA v2: {data['n_questions']} questions about "
+                   f"{data['n_images']} shipped photographs")
+    elif _setting(config, "limit") is not None:
+        out.append(f"{data['name']} subset: the first {data['n_questions']} questions "
+                   f"({data['n_images']} images)")
+    if _setting(config, "profile") == "quick":
+        out.append("quick profile: tiny settings, numbers are not meaningful")
+    return out
 
 
 # --------------------------------------------------------------------------------------------

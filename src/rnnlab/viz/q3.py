@@ -287,7 +287,7 @@ def plot_norm_growth(
     ax.set_xlabel("word position t (1 = first word)")
     ax.set_ylabel("hidden-state norm ||h_t|| (no units)")
     ax.set_title("Hidden-state norm along the question (untrained encoders)")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # off the data
     return ax
 
 
@@ -402,52 +402,45 @@ def plot_fusion_bars(
 def plot_retrieval(
     fusion: Mapping[str, Any], grounded: Mapping[str, Any] | None, cnn_words: str
 ) -> plt.Figure:
-    """Mean rank and top-1 rate of the true image per encoder against chance."""
+    """Mean rank and top-1 rate of the true image per method against chance.
+
+    The rank panel spans the possible ranks 1..M (a rank has no zero, so no bars from 0): a
+    method at chance sits on the dashed line in the middle. The legend sits under the panels,
+    off the data.
+    """
     entries = [(c, r) for c, r in fusion["encoders"].items()]
     if grounded:
         entries.append(("grounded", grounded))
     names = [n for n, _ in entries]
     colors = [_color(n) if n != "grounded" else EXTRA_COLORS[0] for n in names]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    M = fusion["n_images"]
+    x = np.arange(len(names))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.3), layout="constrained")
     ax = axes[0]
-    ax.bar(
-        names,
-        [r["mean_rank"]["mean"] for _, r in entries],
-        yerr=[r["mean_rank"]["std"] for _, r in entries],
-        capsize=4,
-        color=colors,
-    )
-    ax.axhline(
-        fusion["chance_mean_rank"],
-        color="k",
-        ls="--",
-        lw=1,
-        label=f"chance ({fusion['chance_mean_rank']:.1f})",
-    )
-    ax.axhline(1, color="0.5", ls=":", lw=1, label="perfect (1)")
-    ax.set_ylabel(f"mean rank of the true image (of {fusion['n_images']})")
-    ax.set_title("Rank of the question's own image (lower is better)")
-    ax.legend(fontsize=8)
+    for k, (_, r) in enumerate(entries):
+        ax.errorbar(k, r["mean_rank"]["mean"], yerr=r["mean_rank"]["std"], fmt="o", ms=9,
+                    capsize=5, color=colors[k], lw=1.5)
+    chance = ax.axhline(fusion["chance_mean_rank"], color="k", ls="--", lw=1,
+                        label=f"chance: mean rank {fusion['chance_mean_rank']:.1f}, "
+                              f"top-1 {100 * fusion['chance_top1']:.0f}%")
+    perfect = ax.axhline(1, color="0.5", ls=":", lw=1, label="perfect: rank 1")
+    ax.set_xticks(x, names)
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_ylim(M + 0.3, 0.7)  # rank 1 (best) on top
+    ax.set_ylabel(f"mean rank of the true image (1 = best, {M} = worst)")
+    ax.set_title("Rank of the question's own image", fontsize=10)
     ax = axes[1]
-    ax.bar(
-        names,
-        [100 * r["top1"]["mean"] for _, r in entries],
-        yerr=[100 * r["top1"]["std"] for _, r in entries],
-        capsize=4,
-        color=colors,
-    )
-    ax.axhline(
-        100 * fusion["chance_top1"],
-        color="k",
-        ls="--",
-        lw=1,
-        label=f"chance ({100 * fusion['chance_top1']:.0f}%)",
-    )
+    ax.bar(x, [100 * r["top1"]["mean"] for _, r in entries],
+           yerr=[100 * r["top1"]["std"] for _, r in entries], capsize=4, color=colors)
+    ax.axhline(100 * fusion["chance_top1"], color="k", ls="--", lw=1)
+    top = max(100 * (r["top1"]["mean"] + r["top1"]["std"]) for _, r in entries)
+    ax.set_ylim(0, max(top, 100 * fusion["chance_top1"]) * 1.15 or 1.0)
+    ax.set_xticks(x, names)
     ax.set_ylabel("top-1: own image ranked first (%)")
-    ax.set_title("Top-1 retrieval (higher is better)")
-    ax.legend(fontsize=8)
+    ax.set_title("Top-1 retrieval (higher is better)", fontsize=10)
+    fig.legend(handles=[chance, perfect], loc="outside lower center", ncol=2, fontsize=8,
+               frameon=False)
     fig.suptitle(f"Fusion without training: does a question find its image? ({cnn_words})")
-    fig.tight_layout()
     return fig
 
 
@@ -464,8 +457,13 @@ def plot_region_similarity(
     question_texts: Sequence[str],
     regions: Mapping[str, Sequence[np.ndarray]],
     cnn_words: str,
+    looks: bool = True,
 ) -> plt.Figure:
-    """Each example image with the 7x7 question-region cosine map of every encoder overlaid."""
+    """Each example image with the 7x7 question-region cosine map of every encoder overlaid.
+
+    ``looks`` False (weights not verified as ImageNet): the title calls the map the network's
+    spatial bias, not where the question looks.
+    """
     cells = list(regions)
     rows = len(images)
     fig, axes = plt.subplots(
@@ -497,11 +495,14 @@ def plot_region_similarity(
             )
             ax.axis("off")
             ax.set_title(cell, color=_color(cell), fontweight="bold", fontsize=9)
-    if im is not None:
-        fig.colorbar(
-            im, ax=axes.ravel().tolist(), label="cosine of grid cell with question", shrink=0.6
-        )
+    if im is not None:  # an opaque colour bar: the overlay's transparency would fade it
+        bar = plt.cm.ScalarMappable(norm=im.norm, cmap=im.cmap)
+        fig.colorbar(bar, ax=axes.ravel().tolist(), label="cosine of grid cell with question",
+                     shrink=0.6)
     fig.suptitle(
         f"Where does the question 'look'? 7x7 feature grid in the shared space ({cnn_words})"
+        if looks else
+        f"Spatial bias of the 7x7 feature grid in the shared space ({cnn_words}; not where the "
+        "question looks)"
     )
     return fig
