@@ -3,9 +3,9 @@
 import copy
 
 import pytest
+from tests.test_exercises_observations import fabricated, with_ig
 
 from rnnlab.observations import exercises as O
-from tests.test_exercises_observations import fabricated, with_ig
 
 
 def full() -> dict:
@@ -152,7 +152,7 @@ def test_gradient_finding_names_the_open_forget_gate_only_beyond_the_band(factor
     m = full()
     lstm_reach = m["comparison"]["rows"][1]["reach"][-1]
     m["comparison"]["forget_bias_reach"][-1] = factor * lstm_reach
-    gradient = [f for f in O.findings(m) if f.topic == "gradient"][0]
+    gradient = next(f for f in O.findings(m) if f.topic == "gradient")
     assert "at T = 100" in gradient.text and "1.0e-30" in gradient.text
     assert ("once the forget gate starts open" in gradient.text) is opened
 

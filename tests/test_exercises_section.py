@@ -124,7 +124,9 @@ def test_topics_claim_everything_and_findings_link_to_topics(quick_run):
 
     _, result = quick_run
     assert [t.key for t in result.topics] == [key for key, *_ in TOPICS]
-    claimed = lambda attr: [x for t in result.topics for x in getattr(t, attr)]  # noqa: E731
+    def claimed(attr):
+        return [x for t in result.topics for x in getattr(t, attr)]
+
     assert claimed("observations") == result.observations
     assert sorted(claimed("figures")) == sorted(f.path for f in result.figures)
     assert sorted(claimed("tables")) == sorted(t.title for t in result.tables)

@@ -610,7 +610,7 @@ def _sentiment_findings(m: Mapping) -> list[tuple[int, Finding]]:
             f"Word attribution: integrated gradients adds up to the score change (median error {_err(ig)}), "
             f"gradient x input does not (median error {_err(gxi)}): only the first decomposes the LSTM's score.",
             "attribution")))
-    pos, neg, differ = _agreement(records)
+    _, _, differ = _agreement(records)
     if differ:
         out.append((SURPRISE, Finding(
             f"Gradient x input and integrated gradients name different top words in {len(differ)} of "
