@@ -115,6 +115,71 @@ def test_resume_refuses_a_damaged_run_naming_the_file(full_run, tmp_path):
         _measure(tmp_path, resume=True)
 
 
+def _copy_runs(full_run, tmp_path) -> Path:
+    """A copy of the finished runs of ``full_run`` in ``tmp_path``."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(full_run[0] / "runs", runs)
+    return runs
+
+
+def test_resume_checks_every_run_file_before_any_training(full_run, tmp_path, monkeypatch):
+    """A damaged last run is refused up front, although the first runs still have to train."""
+    runs = _copy_runs(full_run, tmp_path)
+    for name in ("sine-rnn-seed0", "sine-lstm-seed0"):  # these two would be trained first
+        (runs / f"{name}.json").unlink()
+    weights = runs / "text-gru-seed1.safetensors"  # the last run of the loop
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
+    monkeypatch.setattr(q1, "train_model", lambda *a, **k: pytest.fail("trained before checking the runs"))
+    with pytest.raises(DataError, match="text-gru-seed1.safetensors") as err:
+        _measure(tmp_path, resume=True)
+    assert "\n" not in str(err.value)
+
+
+def _rewrite_run(runs: Path, name: str, change) -> None:
+    """Change the saved arrays and/or record of a run, keeping its SHA-256 consistent."""
+    import hashlib
+
+    from safetensors.numpy import load as st_load
+    from safetensors.numpy import save as st_save
+
+    record = json.loads((runs / f"{name}.json").read_text())
+    arrays = st_load((runs / f"{name}.safetensors").read_bytes())
+    change(arrays, record)
+    blob = st_save(arrays)
+    (runs / f"{name}.safetensors").write_bytes(blob)
+    record["sha256"] = hashlib.sha256(blob).hexdigest()
+    (runs / f"{name}.json").write_text(json.dumps(record))
+
+
+def test_resume_refuses_non_finite_weights_up_front(full_run, tmp_path, monkeypatch):
+    runs = _copy_runs(full_run, tmp_path)
+
+    def nan_weight(arrays, record):
+        arrays["weight_hh_l0"][0, 0] = np.nan
+
+    _rewrite_run(runs, "text-lstm-seed1", nan_weight)
+    monkeypatch.setattr(q1, "train_model", lambda *a, **k: pytest.fail("trained before checking the runs"))
+    with pytest.raises(DataError, match=r"^expected finite weights in text-lstm-seed1\.safetensors.*weight_hh_l0"):
+        _measure(tmp_path, resume=True)
+
+
+def test_resume_refuses_a_record_without_samples_up_front(full_run, tmp_path, monkeypatch):
+    runs = _copy_runs(full_run, tmp_path)
+    _rewrite_run(runs, "sine-gru-seed1", lambda arrays, record: record["extra"].pop("wall_seconds"))
+    monkeypatch.setattr(q1, "train_model", lambda *a, **k: pytest.fail("trained before checking the runs"))
+    with pytest.raises(DataError, match=r"sine-gru-seed1\.json.*wall_seconds"):
+        _measure(tmp_path, resume=True)
+
+
+def test_check_runs_counts_the_finished_runs(full_run):
+    out, _ = full_run
+    config = q1.build_config("quick", 0)
+    _, _, _, tasks = q1._load_data(config)
+    assert q1.check_runs(config, tasks, [0, 1], out / "runs") == 12
+
+
 def test_without_resume_the_runs_folder_is_cleared(tmp_path, capsys):
     runs = tmp_path / "runs"
     runs.mkdir()

@@ -282,6 +282,87 @@ def sine_predictions(config: Config, task: SineTask, models: dict[str, SeqModel]
     }
 
 
+CHECK_SHAPE = {"N": 2, "T": 6, "D": 3, "H": 4}  # the gradient check's sizes (as `rnnlab gradcheck`)
+CHECK_LABELS = {"rnn": "RNN (tanh)", "lstm": "LSTM", "gru": "GRU (PyTorch variant)",
+                "gru-cho": "GRU (Cho et al. 2014 variant)"}
+
+
+def _cho_gru_torch(params: dict, x, h0):
+    """The Cho et al. (2014) GRU written directly in torch, for autograd to differentiate.
+
+    r = sigma(W_ir x + b_ir + W_hr h + b_hr), z = sigma(W_iz x + b_iz + W_hz h + b_hz),
+    n = tanh(W_in x + b_in + W_hn (r * h) + b_hn), h' = (1 - z) * n + z * h. Returns (N, T, H).
+    """
+    import torch
+
+    from rnnlab.scratch.reference import PARAM_NAMES
+
+    H = h0.shape[1]
+    W_ih, W_hh, b_ih, b_hh = (params[k] for k in PARAM_NAMES)
+    h, outs = h0, []
+    for t in range(x.shape[1]):
+        gi = x[:, t] @ W_ih.T + b_ih  # (N, 3H)
+        r = torch.sigmoid(gi[:, :H] + h @ W_hh[:H].T + b_hh[:H])
+        z = torch.sigmoid(gi[:, H:2 * H] + h @ W_hh[H:2 * H].T + b_hh[H:2 * H])
+        n = torch.tanh(gi[:, 2 * H:] + (r * h) @ W_hh[2 * H:].T + b_hh[2 * H:])
+        h = (1 - z) * n + z * h
+        outs.append(h)
+    return torch.stack(outs, 1)
+
+
+def _cho_parity(layer, N: int, T: int, seed: int) -> dict[str, float]:
+    """Max absolute difference of a Cho GRU's outputs and gradients from torch autograd of
+    :func:`_cho_gru_torch`, on the problem and loss of :func:`rnnlab.scratch.gradcheck.check_layer`."""
+    import torch
+
+    from rnnlab.scratch.gradcheck import random_problem
+
+    p = random_problem(layer, N, T, seed)
+    hs, cache = layer.forward(p.x, p.state0)
+    dx, dh0 = layer.backward(p.dhs, cache, p.dstate_T)
+    ours = {"hs": hs, **layer.grads, "x": dx, "h0": dh0}
+    tp = {k: torch.tensor(v, requires_grad=True) for k, v in layer.params.items()}
+    x = torch.tensor(p.x, requires_grad=True)
+    h0 = torch.tensor(p.state0, requires_grad=True)
+    ths = _cho_gru_torch(tp, x, h0)
+    loss = (ths * torch.tensor(p.dhs)).sum() + (ths[:, -1] * torch.tensor(p.dstate_T)).sum()
+    loss.backward()
+    theirs = {"hs": ths.detach().numpy(), **{k: v.grad.numpy() for k, v in tp.items()},
+              "x": x.grad.numpy(), "h0": h0.grad.numpy()}
+    return {k: float(np.max(np.abs(ours[k] - theirs[k]))) for k in theirs}
+
+
+def correctness_check(seed: int) -> dict:
+    """The engine's gradient check and torch parity for every cell and variant, in float64.
+
+    Per cell (:data:`rnnlab.scratch.gradcheck.CHECKED_CELLS`): the worst relative error of each
+    hand-written gradient (every parameter, the input x and the initial state) against centred
+    finite differences (:func:`~rnnlab.scratch.gradcheck.check_layer`), and the worst absolute
+    difference of the outputs ``hs`` and every gradient from torch: ``torch.nn.RNN/LSTM/GRU`` on
+    the same weights (:func:`~rnnlab.scratch.gradcheck.compare_with_torch`), and for the Cho GRU,
+    which torch.nn lacks, autograd of its torch transcription (:func:`_cho_gru_torch`). Its own
+    seeded layers and problems: no RNG stream of the section is touched (torch's is restored).
+    """
+    import torch
+
+    from rnnlab.scratch import make_layer
+    from rnnlab.scratch import gradcheck as gc
+
+    N, T, D, H = (CHECK_SHAPE[k] for k in ("N", "T", "D", "H"))
+    cells = {}
+    with torch.random.fork_rng(devices=[]):
+        for cell in gc.CHECKED_CELLS:
+            layer = make_layer(cell, D, H, seed=seed, dtype=np.float64)
+            fd = gc.check_layer(layer, N=N, T=T, seed=seed)
+            if cell == "gru-cho":
+                parity, reference = _cho_parity(layer, N, T, seed), "autograd of its torch transcription"
+            else:
+                parity, reference = gc.compare_with_torch(layer, N=N, T=T, seed=seed), f"torch.nn.{layer.torch_class}"
+            cells[cell] = {"label": CHECK_LABELS[cell], "torch_reference": reference,
+                           "finite_differences": {k: float(v) for k, v in fd.items()}, "torch": parity}
+    return {"dtype": "float64", **CHECK_SHAPE, "seed": seed, "cells": cells}
+
+
 def measure(config: Config, ctx: RunContext) -> dict:
     """Train every cell on both tasks over the seeds, then measure; returns the metrics.
 
@@ -370,6 +451,43 @@ def json_roundtrip(data: dict) -> dict:
 def run_stem(runs: Path, task: str, cell: str, seed: int) -> Path:
     """``<runs>/<task>-<cell>-seed<k>`` (add ``.safetensors`` / ``.json``)."""
     return runs / f"{task}-{cell}-seed{seed}"
+
+
+def check_runs(config: Config, tasks: dict, seeds: list[int], runs: Path) -> int:
+    """Before any training, with ``--resume``: every finished run saved under ``runs`` loads.
+
+    Each ``<task>-<cell>-seed<k>.json`` there is read with its arrays into a fresh model of this
+    config (format, records, SHA-256, names and shapes: :func:`load_run`), its weights must be
+    finite and its extra record must hold the samples and the training time. Returns the number
+    of runs checked.
+
+    Raises
+    ------
+    DataError
+        One line naming the first damaged run file.
+    """
+    checked = 0
+    for task_name, task in tasks.items():
+        settings = config.settings(task_name)
+        for seed in seeds:
+            for cell in config.cells:
+                stem = run_stem(runs, task_name, cell, seed)
+                json_path = stem.with_name(stem.name + ".json")
+                if not json_path.exists():
+                    continue
+                model, _, extra = load_run(stem, make_model(task, cell, settings, seed))
+                bad = [k for k, v in model.get_params().items() if not np.all(np.isfinite(v))]
+                if bad:
+                    raise DataError(f"expected finite weights in {stem.name}.safetensors, found NaN or inf "
+                                    f"in {bad[0]}; run without --resume to start over")
+                try:
+                    [(int(e), float(t), str(x)) for e, t, x in extra["samples"]]
+                    float(extra["wall_seconds"])
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise DataError(f"expected the samples and training time of a finished run in {json_path}, "
+                                    f"found a malformed record ({exc!r})") from None
+                checked += 1
+    return checked
 
 
 @dataclass
@@ -467,6 +585,8 @@ def _measure(config: Config, ctx: RunContext) -> dict:
     runs = prepare_runs(config, ctx.out_dir)
     seeds = [config.seed + i for i in range(config.n_seeds)]
     source, corpus, sine, tasks = _load_data(config)
+    if config.resume:
+        check_runs(config, tasks, seeds, runs)
     run = _train_all(config, tasks, corpus, seeds, ctx.progress, runs)
     train_seconds = time.perf_counter() - start
     task_metrics = _task_metrics(config, tasks, run)
@@ -488,6 +608,7 @@ def _measure(config: Config, ctx: RunContext) -> dict:
         "sine_predictions": predictions,
         "timing": {"training_seconds": train_seconds, "total_seconds": time.perf_counter() - start,
                    "runs_seconds": run.wall_seconds, "reused_runs": run.reused},
+        "correctness": correctness_check(config.seed),
     }
 
 
