@@ -13,11 +13,17 @@ functions are its parts, one per exercise, each reading ``metrics[<part>]``. The
 - An attribution method "adds up" when the median completeness error of its sum, |sum_t a_t -
   (s(x) - s(x'))| / |s(x) - s(x')| with x' the all-zero embeddings, is at most
   :data:`SUM_TOLERANCE` (older results without integrated gradients: |sum_t a_t - s| / |s|).
+- A word "pushes towards positive" only when its attribution is > 0 (towards negative: < 0);
+  a text whose attributions are all <= 0 has no most-positive word (:func:`top_words`).
 - Gradient x input and integrated gradients "agree" on the top words only when they name the
   same most-positive and the same most-negative word in every text shown.
 - The open forget gate "keeps" more gradient than the default LSTM only when the ratio of the
   two is at least :data:`FACTOR_BAND`, "less" at most 1 / :data:`FACTOR_BAND`, otherwise
   "about as much".
+
+Beyond the sentences: :data:`TOPICS` groups them as the report shows them, :func:`findings`
+picks the 3 to 6 key findings by rule (its docstring gives the rule) and :func:`limitations`
+names what limits the results (quick profile, IMDb not used or cut to a subset).
 """
 
 from __future__ import annotations
