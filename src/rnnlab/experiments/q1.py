@@ -46,7 +46,6 @@ from rnnlab.experiments.base import (
     option,
 )
 from rnnlab.observations.q1 import GOOD_FIT_R2, TASK_TITLES, fit_quality
-from rnnlab.observations.q1 import observations as q1_observations
 from rnnlab.scratch import mse, softmax_cross_entropy
 from rnnlab.train.scratch_loop import (
     SeqModel,
@@ -345,8 +344,8 @@ def correctness_check(seed: int) -> dict:
     """
     import torch
 
-    from rnnlab.scratch import make_layer
     from rnnlab.scratch import gradcheck as gc
+    from rnnlab.scratch import make_layer
 
     N, T, D, H = (CHECK_SHAPE[k] for k in ("N", "T", "D", "H"))
     cells = {}
@@ -620,14 +619,63 @@ def _measure(config: Config, ctx: RunContext) -> dict:
 TEXT_FOCUS_LAST = 0.5  # the text loss panel's y axis fits the last half of the epochs
 
 
+FIGURE_TOPICS = {  # figure file -> topic key (rnnlab.observations.q1.TOPICS)
+    "loss_curves.png": "loss", "loss_vs_time.png": "cost", "sine_predictions.png": "sine",
+    "gradflow_init_vs_trained.png": "gradflow", "gradflow_vanishing_exploding.png": "vanishing",
+    "jacobian_norms.png": "jacobian",
+}
+
+
 def present(metrics: Mapping[str, Any], config: Config, out_dir: str | Path) -> Presentation:
-    """Figures, tables, sampled text and sentences of Q1, from its metrics alone."""
+    """Figures, tables, sampled text and sentences of Q1, from its metrics alone, organised by
+    topic (:data:`rnnlab.observations.q1.TOPICS`), with the key findings and the limitations
+    chosen by rule (:func:`~rnnlab.observations.q1.findings`, :func:`~rnnlab.observations.q1.limitations`)."""
+    from rnnlab.observations import q1 as O
+    from rnnlab.results import Topic
+
+    figures = _figures(metrics, config, Path(out_dir) / "figures")
+    task_tables = _tables(metrics, config)
+    correctness = [_correctness_table(metrics["correctness"])] if "correctness" in metrics else []
+    texts = _text_blocks(metrics, config)
+    sentences = O.topic_sentences(metrics, config)
+    claimed: dict[str, tuple[list[str], list[str], list[str]]] = {key: ([], [], []) for key, _ in O.TOPICS}
+    for f in figures:
+        claimed[FIGURE_TOPICS[Path(f.path).name]][0].append(f.path)
+    for t in task_tables[:-1]:
+        claimed["loss"][1].append(t.title)
+    claimed["gradflow"][1].append(task_tables[-1].title)
+    claimed["correctness"][1].extend(t.title for t in correctness)
+    claimed["text"][2].extend(texts)
     return Presentation(
-        observations=q1_observations(metrics, config),
-        figures=_figures(metrics, config, Path(out_dir) / "figures"),
-        tables=_tables(metrics, config),
-        text_blocks=_text_blocks(metrics, config),
+        observations=[s for topic in sentences.values() for s in topic],
+        figures=figures,
+        tables=correctness + task_tables,
+        text_blocks=texts,
+        topics=[Topic(key, title, sentences[key], *claimed[key]) for key, title in O.TOPICS
+                if sentences[key] or any(claimed[key])],
+        findings=O.findings(metrics, config),
+        limitations=O.limitations(metrics, config),
     )
+
+
+def _correctness_table(correctness: Mapping[str, Any]) -> Table:
+    """One row per cell and gradient: its worst error against finite differences and torch."""
+    from rnnlab.observations.q1 import GRADCHECK_TOLERANCE, TORCH_TOLERANCE
+
+    rows = []
+    for entry in correctness["cells"].values():
+        fd, th = entry["finite_differences"], entry["torch"]
+        names = [*fd, *(k for k in th if k not in fd)]
+        for i, name in enumerate(names):
+            rows.append([entry["label"] if i == 0 else "", "outputs hs" if name == "hs" else name,
+                         f"{fd[name]:.1e}" if name in fd else "",
+                         f"{th[name]:.1e}" if name in th else "", entry["torch_reference"] if i == 0 else ""])
+    sizes = ", ".join(f"{k} = {correctness[k]}" for k in ("N", "T", "D", "H"))
+    return Table(
+        f"Correctness of the hand-written BPTT ({correctness['dtype']}, {sizes}, seed {correctness['seed']}): "
+        f"worst relative error against centred finite differences (pass < {GRADCHECK_TOLERANCE:.0e}) and "
+        f"worst absolute difference from torch (pass < {TORCH_TOLERANCE:.0e}), per array",
+        ["cell", "array", "vs finite differences", "vs torch", "torch reference"], rows)
 
 
 def _figures(metrics: Mapping[str, Any], config: Config, figs_dir: Path) -> list[Figure]:

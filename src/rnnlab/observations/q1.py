@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab.analysis.insights import compare
+from rnnlab.results import Finding
 
 FLAT_BAND = 0.01  # a per-step factor within 1 +- this counts as "roughly constant"
 GOOD_FIT_R2 = 0.8  # a decay fit with R^2 below this is a poor fit: its factor is not a rate
@@ -437,9 +438,22 @@ def gradflow_observations(gradflow: Mapping) -> list[str]:
         ``factor_per_step`` and ``r2``}. Optionally ``jacobian``: label -> condition -> norms by lag.
     """
     T_max = max(int(T) for T in gradflow["lengths"])
+    out = _per_cell_sentences(gradflow, T_max) + length_observations(gradflow)
+    return out + radius_observations(gradflow) + jacobian_observations(gradflow)
+
+
+def through_time_observations(gradflow: Mapping) -> list[str]:
+    """The per-cell and per-length sentences of the gradient flow (init and trained)."""
+    T_max = max(int(T) for T in gradflow["lengths"])
+    return _per_cell_sentences(gradflow, T_max) + length_observations(gradflow)
+
+
+def radius_observations(gradflow: Mapping) -> list[str]:
+    """How each cell's gradient responds to W_hh rescaled to the vanishing and exploding radii."""
+    T_max = max(int(T) for T in gradflow["lengths"])
     key = str(T_max)
     cells = gradflow["cells"]
-    out = _per_cell_sentences(gradflow, T_max) + length_observations(gradflow)
+    out = []
     for cond, radius in (("vanishing", gradflow.get("vanishing_radius")),
                          ("exploding", gradflow.get("exploding_radius"))):
         parts = []
@@ -450,6 +464,13 @@ def gradflow_observations(gradflow: Mapping) -> list[str]:
         if parts:
             out.append(f"Every W_hh gate block rescaled to spectral radius {radius:g}, T = {T_max}: "
                        + "; ".join(parts) + ".")
+    return out
+
+
+def jacobian_observations(gradflow: Mapping) -> list[str]:
+    """The Jacobian product's norm at one lag, at initialisation and after training."""
+    T_max = max(int(T) for T in gradflow["lengths"])
+    out = []
     jac = gradflow.get("jacobian")
     if jac:
         lag = min(T_max - 1, 50)
@@ -479,22 +500,320 @@ def task_observations(task_name: str, m: Mapping, hidden_size: int, clip: float 
     return out
 
 
-def observations(metrics: Mapping, config: Any) -> list[str]:
-    """Every sentence of Q1, from its metrics (as read back from metrics.json) and its config.
+def _setting(config: Any, name: str, default: Any = None) -> Any:
+    if isinstance(config, Mapping):
+        return config.get(name, default)
+    return getattr(config, name, default)
+
+
+SINE_BASELINE = "copying the last noisy value would score validation MSE {value}"
+TEXT_BASELINE = ("a model that ignores context scores {value} nats/char (the character entropy of the "
+                 "training text)")
+
+
+def prediction_observations(predictions: Mapping) -> list[str]:
+    """Each model's MSE on the sequences of the sine-prediction figure, lowest first."""
+    seqs = predictions.get("sequences") or []
+    if not seqs:
+        return []
+    labels = list(seqs[0]["mse"])
+    mean = {lb: float(np.mean([s["mse"][lb] for s in seqs])) for lb in labels}
+    ranked = ", ".join(f"{lb} {_fmt(mean[lb])}" for lb in sorted(labels, key=lambda lb: mean[lb]))
+    which = " and ".join(str(s["index"]) for s in seqs)
+    return [(f"Sine: on the plotted validation sequences ({which}; seed {predictions['seed']}) the one-step-ahead "
+            f"MSE, lowest first: {ranked}.")]
+
+
+# ------------------------------------------------------------------------------------------
+# Correctness: gradient check and torch parity
+# ------------------------------------------------------------------------------------------
+
+GRADCHECK_TOLERANCE = 1e-7  # worst relative error against finite differences (as `rnnlab gradcheck`)
+TORCH_TOLERANCE = 1e-10  # worst absolute difference from torch in float64 (as `rnnlab gradcheck`)
+
+
+def correctness_worst(correctness: Mapping) -> dict:
+    """The worst finite-difference error and the worst torch difference over every cell.
+
+    Returns
+    -------
+    dict
+        ``fd`` and ``torch``: each ``(value, cell label, array name)``; ``fd_failed`` and
+        ``torch_failed``: ``"label name"`` of every entry at or above its tolerance (a NaN fails).
+    """
+    fd, th, fd_failed, th_failed = (-1.0, "", ""), (-1.0, "", ""), [], []
+    for entry in correctness["cells"].values():
+        label = entry["label"]
+        for name, v in entry["finite_differences"].items():
+            v = float(v)
+            if not v < GRADCHECK_TOLERANCE:
+                fd_failed.append(f"{label} {name}")
+            if not v <= fd[0]:
+                fd = (v, label, name)
+        for name, v in entry["torch"].items():
+            v = float(v)
+            if not v < TORCH_TOLERANCE:
+                th_failed.append(f"{label} {name}")
+            if not v <= th[0]:
+                th = (v, label, name)
+    return {"fd": fd, "torch": th, "fd_failed": fd_failed, "torch_failed": th_failed}
+
+
+def _and(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _times(ratio: float) -> str:
+    """A ratio as ``12x`` or, when huge, ``3e+11x``."""
+    return f"{ratio:.0f}x" if ratio < 1e4 else f"{ratio:.0e}x"
+
+
+def _listed(names: list[str], most: int = 3) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def correctness_observations(correctness: Mapping) -> list[str]:
+    """Whether the hand-written BPTT passes the gradient check and matches torch, with the worst numbers."""
+    w = correctness_worst(correctness)
+    n = len(correctness["cells"])
+    sizes = ", ".join(f"{k} = {correctness[k]}" for k in ("N", "T", "D", "H"))
+    (fd, fd_cell, fd_name), (th, th_cell, th_name) = w["fd"], w["torch"]
+    if w["fd_failed"]:
+        first = (f"Gradient check FAILED ({correctness['dtype']}, {sizes}): {len(w['fd_failed'])} hand-written "
+                 f"gradients are {GRADCHECK_TOLERANCE:.0e} or more from centred finite differences "
+                 f"({_listed(w['fd_failed'])}); the worst relative error is {fd:.1e} ({fd_cell}, {fd_name}).")
+    else:
+        first = (f"Gradient check ({correctness['dtype']}, {sizes}): over all {n} cells and every hand-written "
+                 f"gradient (each parameter, the input and the initial state) the worst relative error against "
+                 f"centred finite differences is {fd:.1e} ({fd_cell}, {fd_name}), below the tolerance "
+                 f"{GRADCHECK_TOLERANCE:.0e}.")
+    if w["torch_failed"]:
+        second = (f"Torch parity FAILED: {len(w['torch_failed'])} outputs or gradients differ from torch by "
+                  f"{TORCH_TOLERANCE:.0e} or more ({_listed(w['torch_failed'])}); the worst difference is "
+                  f"{th:.1e} ({th_cell}, {th_name}).")
+    else:
+        second = (f"Torch parity: the worst absolute difference of the outputs and gradients from torch is "
+                  f"{th:.1e} ({th_cell}, {th_name}; torch.nn on the same weights, the Cho GRU against autograd "
+                  f"of its torch transcription), below the tolerance {TORCH_TOLERANCE:.0e}.")
+    return [first, second]
+
+
+# ------------------------------------------------------------------------------------------
+# Topics, findings and limitations
+# ------------------------------------------------------------------------------------------
+
+TOPICS = (  # (key, title)
+    ("correctness", "1. The engine is right: gradient check and torch parity"),
+    ("loss", "2. Loss curves: who learns faster"),
+    ("cost", "3. Cost: parameters, time per epoch, loss against time"),
+    ("clipping", "4. Gradient clipping during training"),
+    ("sine", "5. Sine predictions"),
+    ("text", "6. Sampled text"),
+    ("gradflow", "7. Gradient flow through time"),
+    ("vanishing", "8. Vanishing and exploding gradients"),
+    ("jacobian", "9. Jacobian products"),
+)
+
+
+def topic_sentences(metrics: Mapping, config: Any) -> dict[str, list[str]]:
+    """The sentences of each topic of :data:`TOPICS`, by key (a part missing from ``metrics`` gives none).
 
     ``config`` gives the hidden sizes (``sine_hidden``, ``text_hidden``) and ``clip``.
     """
     tasks = metrics["tasks"]
-    out: list[str] = []
+    out: dict[str, list[str]] = {key: [] for key, _ in TOPICS}
+    if "correctness" in metrics:
+        out["correctness"] = correctness_observations(metrics["correctness"])
     for name in ("sine", "text"):
-        if name in tasks:
-            out += task_observations(name, tasks[name], getattr(config, f"{name}_hidden"), config.clip)
+        if name not in tasks:
+            continue
+        m, title = tasks[name], TASK_TITLES[name]
+        out["loss"] += curve_observations(title, m["loss"], m)
+        out["cost"] += cost_observations(title, m, _setting(config, f"{name}_hidden"))
+        out["gradflow"] += mechanism_observations(title, m, m["mechanism"])
+        clipped, norms = clipping_numbers(m["curves"])
+        out["clipping"] += clipping_observations(title, clipped, norms, _setting(config, "clip"))
     if "sine" in tasks:
-        out += baseline_observations("Sine", "copying the last noisy value would score validation MSE {value}",
-                                     tasks["sine"]["copy_last_value_mse"], tasks["sine"])
+        out["sine"] += baseline_observations("Sine", SINE_BASELINE, tasks["sine"]["copy_last_value_mse"],
+                                             tasks["sine"])
+    if "sine_predictions" in metrics:
+        out["sine"] += prediction_observations(metrics["sine_predictions"])
     if "text" in tasks:
-        out += baseline_observations(
-            "Text", "a model that ignores context scores {value} nats/char (the character entropy of "
-            "the training text)", tasks["text"]["unigram_entropy_nats"], tasks["text"])
-    out += gradflow_observations(metrics["gradflow"])
+        out["text"] += baseline_observations("Text", TEXT_BASELINE, tasks["text"]["unigram_entropy_nats"],
+                                             tasks["text"])
+    gradflow = metrics["gradflow"]
+    out["gradflow"] += through_time_observations(gradflow)
+    out["vanishing"] = radius_observations(gradflow)
+    out["jacobian"] = jacobian_observations(gradflow)
+    return out
+
+
+def observations(metrics: Mapping, config: Any) -> list[str]:
+    """Every sentence of Q1, topic by topic, from its metrics (as read back from metrics.json)
+    and its config (see :func:`topic_sentences`)."""
+    return [s for sentences in topic_sentences(metrics, config).values() for s in sentences]
+
+
+# Priorities of the findings (lower first): a failed check or goal, then a result against
+# expectation, then the largest effect, then a confirmed expectation.
+FAILED, SURPRISE, EFFECT, CONFIRMED = 0, 1, 2, 3
+MAX_FINDINGS = 6
+CLIPPED_MOST = 0.5  # clipping that acts on more than this share of updates shapes the training
+REACH_RATIO = 10.0  # trained cells whose gradient at t = 1 differs by this factor differ in reach
+
+
+def _correctness_finding(correctness: Mapping) -> tuple[int, Finding]:
+    w = correctness_worst(correctness)
+    if w["fd_failed"] or w["torch_failed"]:
+        failed = w["fd_failed"] + [f"{x} (torch)" for x in w["torch_failed"]]
+        return FAILED, Finding(
+            f"The engine's gradient check FAILED for {_listed(failed)}: results trained with it are suspect.",
+            "correctness")
+    return CONFIRMED, Finding(
+        f"The hand-written BPTT passes: for RNN, LSTM and both GRU variants the worst gradient error "
+        f"against finite differences is {w['fd'][0]:.1e} (tolerance {GRADCHECK_TOLERANCE:.0e}), the worst "
+        f"difference from torch {w['torch'][0]:.1e} (tolerance {TORCH_TOLERANCE:.0e}; float64).", "correctness")
+
+
+def _task_findings(task: str, m: Mapping, baseline: float | None, what: str) -> list[tuple[int, Finding]]:
+    """A model not beating the no-learning baseline (failed); the RNN beating a gated cell beyond
+    the spread (against expectation); the largest gap beyond the spread (effect); else the seeds
+    not separating the cells (confirmed: nothing to claim)."""
+    title, models, S = TASK_TITLES.get(task, task), m["models"], m["n_seeds"]
+    out: list[tuple[int, Finding]] = []
+    if baseline is not None:
+        above = [lb for lb in m["ranking"] if not models[lb]["final_val_mean"] < baseline]
+        if above:
+            out.append((FAILED, Finding(
+                f"{title}: {_and(above)} end{'s' if len(above) == 1 else ''} at or above the no-learning "
+                f"baseline ({what} {_fmt(baseline)}): {'it has' if len(above) == 1 else 'they have'} not learnt "
+                f"the task within {m['epochs']} epochs.", "loss")))
+    beyond = [p for p in m["pairs"] if p["exceeds_spread"]]
+    rnn_wins = [p for p in beyond if p["better"] == "RNN" and p["worse"] in ("LSTM", "GRU")]
+    if rnn_wins:
+        p = max(rnn_wins, key=lambda p: p["gap"])
+        out.append((SURPRISE, Finding(
+            f"{title}: against expectation the plain RNN ends below the {p['worse']} ({m['loss']} "
+            f"{_fmt(models['RNN']['final_val_mean'])} against {_fmt(models[p['worse']]['final_val_mean'])}, "
+            f"beyond the seed spread over {S} seeds).", "loss")))
+    elif beyond:
+        p = max(beyond, key=lambda p: p["relative_gap"] if _finite(p["relative_gap"]) else -1.0)
+        rel = f" ({100 * p['relative_gap']:.0f}% lower)" if _finite(p["relative_gap"]) else ""
+        out.append((EFFECT, Finding(
+            f"{title}: {p['better']} ends at {m['loss']} {_fmt(models[p['better']]['final_val_mean'])} against "
+            f"{_fmt(models[p['worse']]['final_val_mean'])} for {p['worse']}{rel}, beyond the seed spread over "
+            f"{S} seeds.", "loss")))
+    else:
+        out.append((CONFIRMED, Finding(
+            f"{title}: the {S} seeds do not separate the cells' final {m['loss']} (every gap within the "
+            f"seed-to-seed spread).", "loss")))
+    clipped, _ = clipping_numbers(m["curves"])
+    most = [lb for lb, f in clipped.items() if f > CLIPPED_MOST]
+    if most:
+        out.append((SURPRISE, Finding(
+            f"{title}: gradient clipping acted on most updates of "
+            + ", ".join(f"{lb} ({100 * clipped[lb]:.0f}%)" for lb in most)
+            + ", so the clip norm, not the raw gradient, set their step sizes.", "clipping")))
+    return out
+
+
+def _gradflow_findings(gradflow: Mapping) -> list[tuple[int, Finding]]:
+    """How far back the trained cells' gradient reaches (an effect when the cells differ by
+    :data:`REACH_RATIO` or more), and whether every cell explodes at the exploding radius."""
+    T_max = max(int(T) for T in gradflow["lengths"])
+    key = str(T_max)
+    out: list[tuple[int, Finding]] = []
+    first = {lb: float(c["trained"][key]["norms"][0]) for lb, c in gradflow["cells"].items()
+             if key in c.get("trained", {})}
+    first = {lb: v for lb, v in first.items() if _finite(v) and v > 0}
+    if len(first) >= 2:
+        hi, lo = max(first, key=first.get), min(first, key=first.get)
+        ratio = first[hi] / first[lo]
+        listed = ", ".join(f"{lb} {first[lb]:.1e}" for lb in sorted(first, key=first.get, reverse=True))
+        if ratio >= REACH_RATIO:
+            out.append((EFFECT, Finding(
+                f"After training, the gradient of the last step's loss that reaches t = 1 of {T_max} steps is "
+                f"{_times(ratio)} larger in the {hi} than in the {lo} ({listed}).", "gradflow")))
+        else:
+            out.append((CONFIRMED, Finding(
+                f"After training, the gradient reaching t = 1 of {T_max} steps is within a factor "
+                f"{ratio:.1f} across the cells ({listed}).", "gradflow")))
+    grows, not_grows = [], []
+    for lb, c in gradflow["cells"].items():
+        fit = c.get("exploding", {}).get(key, {}).get("fit")
+        if fit is None:
+            continue
+        poor = "" if _good(fit) else " (poor fit)"
+        (grows if _good(fit) and fit["factor_per_step"] > 1 + FLAT_BAND else not_grows).append(
+            f"{lb} x{fit['factor_per_step']:.2f}{poor}")
+    radius = gradflow.get("exploding_radius")
+    if grows and not_grows:
+        out.append((SURPRISE, Finding(
+            f"W_hh at spectral radius {radius:g} makes the gradient explode in {', '.join(grows)} per step back "
+            f"in time, but not in {', '.join(not_grows)}.", "vanishing")))
+    elif not_grows:
+        out.append((SURPRISE, Finding(
+            f"W_hh at spectral radius {radius:g} makes no cell's gradient grow back in time "
+            f"({', '.join(not_grows)} per step).", "vanishing")))
+    elif grows:
+        out.append((CONFIRMED, Finding(
+            f"W_hh at spectral radius {radius:g} makes every cell's gradient explode back in time "
+            f"({', '.join(grows)} per step).", "vanishing")))
+    return out
+
+
+def _candidates(metrics: Mapping) -> list[tuple[int, Finding]]:
+    out: list[tuple[int, Finding]] = []
+    if "correctness" in metrics:
+        out.append(_correctness_finding(metrics["correctness"]))
+    tasks = metrics["tasks"]
+    if "sine" in tasks:
+        out += _task_findings("sine", tasks["sine"], tasks["sine"].get("copy_last_value_mse"),
+                              "copying the last value scores")
+    if "text" in tasks:
+        out += _task_findings("text", tasks["text"], tasks["text"].get("unigram_entropy_nats"),
+                              "the character entropy is")
+    out += _gradflow_findings(metrics["gradflow"])
+    return out
+
+
+def findings(metrics: Mapping, config: Any = None) -> list[Finding]:
+    """The 3 to 6 key findings of Q1, chosen by rule from the measurements.
+
+    Candidates, by priority: failed (the gradient check or torch parity fails; a model ends at or
+    above its task's no-learning baseline), against expectation (the RNN ends below a gated cell
+    beyond the seed spread; clipping acted on more than :data:`CLIPPED_MOST` of a model's updates;
+    a cell whose gradient does not explode at the exploding radius), the largest effect (per task
+    the largest relative gap beyond the spread; trained cells whose gradient at t = 1 differs by
+    :data:`REACH_RATIO` or more), confirmed (the engine passes; the seeds separate no cell; the
+    cells' reach within that factor; every cell explodes). The first :data:`MAX_FINDINGS` by
+    priority are kept, in the order above within a priority, except that the gradient check's
+    finding always has a place (it replaces the last one kept); the gradient check, the two tasks
+    and the gradient flow always give at least four.
+    """
+    ranked = [f for _, (_, f) in sorted(enumerate(_candidates(metrics)), key=lambda item: (item[1][0], item[0]))]
+    kept = ranked[:MAX_FINDINGS]
+    proof = [f for f in ranked if f.topic == "correctness"]
+    if proof and proof[0] not in kept:  # the engine's check always has a place
+        kept[-1] = proof[0]
+    return kept
+
+
+def limitations(metrics: Mapping, config: Any = None) -> list[str]:
+    """What limits Q1's results, each a short phrase (empty: nothing does)."""
+    out = []
+    if _setting(config, "profile") == "quick":
+        out.append("quick profile: tiny settings, numbers are not meaningful")
+    source = metrics.get("text_source", {}).get("name")
+    if source == "python-docs":
+        out.append("fallback text: the Zen of Python and Python's help topics instead of Debian fortunes "
+                   "(not installed)")
+    if "correctness" not in metrics:
+        out.append("no gradient check in these results (saved before it was added; run again)")
+    else:
+        w = correctness_worst(metrics["correctness"])
+        if w["fd_failed"] or w["torch_failed"]:
+            out.append("gradient check failed: the engine's gradients are not verified")
     return out
