@@ -73,3 +73,14 @@ def test_bad_input_is_reported():
         make_encoder("transformer", 6, 5)
     with pytest.raises(ConfigError, match="init scheme"):
         init_recurrent_(enc, "he")
+
+
+def test_gate_blocks_come_from_the_cells_table_and_fit_torch():
+    from rnnlab import cells
+    from rnnlab.models.encoders import GATES
+
+    for cell in CELLS:
+        assert GATES[cell] == cells.cell(cell).blocks
+        module = make_encoder(cell, 5, 3)
+        assert module.weight_ih_l0.shape == (GATES[cell] * 3, 5)
+        assert module.weight_hh_l0.shape == (GATES[cell] * 3, 3)

@@ -4,27 +4,17 @@ decides each ranking, and what the region map may claim; sentences on both sides
 from __future__ import annotations
 
 import copy
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.test_q3_observations import _stat, fabricated
 
 from rnnlab.analysis import fusion as fu
 from rnnlab.observations import q3 as say
 
-
-def honest(raw=0.98, centred=-0.2, agreement=(0.1, 0.2, 0.3), status="untrained", same=True):
-    m = fabricated(status)
-    m["cnn"].update(feature_cosine_mean=raw, feature_cosine_mean_centred=centred)
-    cells = list(m["fusion"]["encoders"])
-    m["fusion"]["image_dominance"] = {
-        "chance_top_image_share": 1 / 16,
-        "encoders": {c: {"rank_agreement": _stat(a), "top_image_share": _stat(0.5)}
-                     for c, a in zip(cells, agreement)}}
-    m["fusion"]["centred_features"] = {
-        "encoders": {c: {"mean_rank": _stat(8.4), "top1": _stat(0.06)} for c in cells},
-        "max_abs_similarity_change": 3e-16, "same_ranks": same}
-    return m
+sys.path.insert(0, str(Path(__file__).parent))
+from q3_fakes import fabricated, honest  # a sibling file: tests/ is no package
 
 
 @pytest.mark.parametrize("raw, word", [(0.91, "nearly identical"), (0.9, "distinct"),

@@ -3,52 +3,15 @@
 from __future__ import annotations
 
 import copy
+import sys
+from pathlib import Path
 
 import pytest
 
-from rnnlab.experiments import q3
 from rnnlab.observations import q3 as say
 
-
-def _stat(mean, std=0.01, n=3):
-    return {"mean": mean, "std": std, "per_seed": [mean] * n}
-
-
-def _retrieval(mean_rank, p, seeds_passing=0, n=3, M=16):
-    return {
-        "mean_rank": _stat(mean_rank, 0.3, n),
-        "median_rank": _stat(mean_rank),
-        "top1": _stat(0.06),
-        "top5": _stat(0.3),
-        "p_value": _stat(p),
-        "chance_mean_rank": (M + 1) / 2,
-        "chance_top1": 1 / M,
-        "chance_top5": 5 / M,
-        "n_seeds": n,
-        "seeds_at_chance": n - seeds_passing,
-        "pooled_p_value": p,
-        "at_chance": not p < 0.05,
-    }
-
-
-def fabricated(status="untrained", p=0.6):
-    values = {"RNN": 0.5, "LSTM": 0.85, "GRU": 0.8}
-    enc = {c: {k: _stat(v) for k in q3.ENCODER_METRICS} for c, v in values.items()}
-    from_file = status != "untrained"
-    return {
-        "dataset": {"name": "demo", "n_questions": 82, "n_images": 16, "image_labels": ["a"]},
-        "cnn": {
-            "pretrained": status == "imagenet-verified",
-            "weights_status": status,
-            "source": "hub-cache" if from_file else "untrained",
-            "top1": {"astronaut": ["space shuttle", 0.4]} if from_file else None,
-        },
-        "glove": {"n_tokens": 525, "n_oov": 2, "oov_rate": 2 / 525},
-        "encoders": enc,
-        "fusion": {"n_images": 16, "encoders": {c: _retrieval(8.4, p) for c in values}},
-        "grounded": _retrieval(3.1, 0.001, 1, 1) if from_file else None,
-        "seeds": [0, 1, 2],
-    }
+sys.path.insert(0, str(Path(__file__).parent))
+from q3_fakes import fabricated, retrieval, stat  # a sibling file: tests/ is no package
 
 
 def test_untrained_and_not_distinguishable_from_chance():
@@ -81,7 +44,7 @@ def test_permutation_threshold_on_both_sides(p, better):
 
 def test_some_encoders_better_than_chance():
     metrics = fabricated()
-    metrics["fusion"]["encoders"]["LSTM"] = _retrieval(4.0, 0.002, 3)
+    metrics["fusion"]["encoders"]["LSTM"] = retrieval(4.0, 0.002, 3)
     obs = say.observations(metrics)
     lstm = next(o for o in obs if o.startswith("Fusion with the LSTM"))
     assert "better than chance (permutation test p = 0.002)" in lstm and "3 of 3 seeds" in lstm
@@ -92,9 +55,9 @@ def test_some_encoders_better_than_chance():
 
 
 def test_one_seed_has_no_per_seed_clause():
-    r = _retrieval(3.0, 0.01, 1, n=1)
+    r = retrieval(3.0, 0.01, 1, n=1)
     assert "seeds pass" not in say.retrieval_sentence("x", r, 16)
-    assert "1 of 2 seeds pass p < 0.05" in say.retrieval_sentence("x", _retrieval(3, 0.01, 1, 2), 16)
+    assert "1 of 2 seeds pass p < 0.05" in say.retrieval_sentence("x", retrieval(3, 0.01, 1, 2), 16)
 
 
 @pytest.mark.parametrize("status", ["imagenet-verified", "user-supplied"])
@@ -137,14 +100,14 @@ def test_compare_sentence_spread_threshold_on_both_sides():
     one = {"RNN": {"mean": 0.3, "std": 0.0, "per_seed": [0.3]},
            "GRU": {"mean": 0.2, "std": 0.0, "per_seed": [0.2]}}
     assert "one seed: no spread measured" in say.compare_sentence("x", one)
-    assert say.compare_sentence("x", {"A": _stat(float("nan"))}) == "X: not measured."
-    assert say.compare_sentence("x", {"A": _stat(0.2)}) == "X: A 0.2 ± 0.01."
+    assert say.compare_sentence("x", {"A": stat(float("nan"))}) == "X: not measured."
+    assert say.compare_sentence("x", {"A": stat(0.2)}) == "X: A 0.2 ± 0.01."
 
 
 @pytest.mark.parametrize("value, flagged", [(0.099, True), (0.1, False)])
 def test_order_insensitivity_threshold(value, flagged):
     metrics = fabricated()
-    metrics["encoders"]["LSTM"]["order_sensitivity"] = _stat(value)
+    metrics["encoders"]["LSTM"]["order_sensitivity"] = stat(value)
     obs = say.observations(copy.deepcopy(metrics))
     assert any(o.startswith("LSTM barely notices word order") for o in obs) is flagged
 

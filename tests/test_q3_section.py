@@ -152,3 +152,19 @@ def test_declared_options():
     assert options["cnn_fallback"].spec.choices == ("untrained", "stop")
     for name in ("run", "add_arguments", "options_from_args"):
         assert not hasattr(q3, name)
+
+
+def test_topics_claim_everything_once_and_findings_link_to_them(quick_run):
+    from rnnlab.observations import q3 as say
+
+    result, _ = quick_run
+    keys = [t.key for t in result.topics]
+    assert keys == [key for key, _ in say.TOPICS]
+    claimed = [f for t in result.topics for f in t.figures]
+    assert claimed == [f.path for f in result.figures]  # every figure once, in the shown order
+    assert sorted(x for t in result.topics for x in t.tables) == sorted(t.title for t in result.tables)
+    assert sorted(x for t in result.topics for x in t.text_blocks) == sorted(result.text_blocks)
+    assert [s for t in result.topics for s in t.observations] == result.observations
+    assert 3 <= len(result.findings) <= 6 and all(f.topic in keys for f in result.findings)
+    assert [x.split(":")[0] for x in result.limitations] == [
+        "CNN untrained", "demo set instead of VQA v2", "quick profile"]

@@ -480,7 +480,8 @@ def _retrieval_finding(metrics: dict[str, Any]) -> tuple[int, Finding]:
     cells, better = list(fusion["encoders"]), _better(metrics)
     M, Q = fusion["n_images"], metrics["dataset"]["n_questions"]
     ranks = ", ".join(f"{c} {fmt(fusion['encoders'][c]['mean_rank']['mean'])}" for c in cells)
-    tail = f" (mean rank of the own image among {M}: {ranks}; chance {fmt(fusion['chance_mean_rank'])})."
+    chance = fmt(fusion["encoders"][cells[0]]["chance_mean_rank"])
+    tail = f" (mean rank of the own image among {M}: {ranks}; chance {chance})."
     if not better:
         return HEADLINE, Finding(
             f"Without training, no encoder matches questions to their images distinguishably "
