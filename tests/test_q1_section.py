@@ -139,3 +139,23 @@ def test_cli_text_errors_are_one_line(tmp_path, capsys, content):
     err = capsys.readouterr().err.strip()
     assert status != 0 and len(err.splitlines()) == 1 and "Traceback" not in err
     assert str(path) in err
+
+
+def test_every_figure_table_and_text_is_claimed_by_a_topic(plain_run):
+    from rnnlab.experiments.runner import rebuild_section
+    from rnnlab.results import load_metrics
+
+    metrics = load_metrics(plain_run)
+    assert list(metrics)[-1] == "correctness"  # added after every existing key
+    assert set(metrics["correctness"]["cells"]) == {"rnn", "lstm", "gru", "gru-cho"}
+    shown = rebuild_section(plain_run)
+    topics = {t.key: t for t in shown.topics}
+    claimed = [p for t in shown.topics for p in t.figures]
+    assert sorted(claimed) == sorted(f.path for f in shown.figures) and len(set(claimed)) == len(claimed)
+    assert sorted(x for t in shown.topics for x in t.tables) == sorted(t.title for t in shown.tables)
+    assert sorted(x for t in shown.topics for x in t.text_blocks) == sorted(shown.text_blocks)
+    assert [s for t in shown.topics for s in t.observations] == shown.observations
+    assert topics["correctness"].tables[0].startswith("Correctness of the hand-written BPTT")
+    assert "below the tolerance" in topics["correctness"].observations[0]
+    assert 3 <= len(shown.findings) <= 6 and all(f.topic in topics for f in shown.findings)
+    assert "quick profile: tiny settings, numbers are not meaningful" in shown.limitations
