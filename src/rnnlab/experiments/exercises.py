@@ -22,6 +22,8 @@ tables, text blocks, figures (:mod:`rnnlab.viz.exercises`) and sentences
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.experiments.base import Figure, Presentation, RunContext, Table, make_config, option
+from rnnlab.errors import ConfigError, DataError
+from rnnlab.experiments.base import (
+    Figure,
+    Presentation,
+    RunContext,
+    Table,
+    config_to_dict,
+    make_config,
+    option,
+)
 from rnnlab.observations import exercises as O
 from rnnlab.observations.exercises import observations as observations_from_metrics
 from rnnlab.results import Topic
@@ -93,6 +104,8 @@ class Config:
     cmp_timing_batch: int = 32
     cmp_timing_repeats: int = 7
     cmp_forget_bias: float = 3.0
+    # interrupted runs (the unit of work is a part: parts/<part>.json)
+    resume: bool = option(False, "continue an interrupted run: reuse the parts already finished")
 
 
 PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
@@ -358,15 +371,112 @@ PARTS: dict[str, Callable[[Config, RunContext], Any]] = {
 }
 
 
+PARTS_DIR = "parts"
+PARTS_CONFIG = "config.json"
+
+
+def _parts_config(config: Config) -> dict:
+    """The config a parts folder belongs to: every setting except ``resume``, as JSON reads it back."""
+    from rnnlab.results import dumps, loads
+
+    out = config_to_dict(config)
+    out.pop("resume")
+    return loads(dumps(out))
+
+
+def prepare_parts(config: Config, out_dir: Path) -> dict[str, dict]:
+    """The folder of finished parts, checked for ``--resume`` (before any work) or cleared.
+
+    Each finished part is saved as ``parts/<part>.json`` (``{"part", "seconds", "metrics"}``)
+    beside ``parts/config.json``, the config without ``resume``. Without ``resume`` an existing
+    folder is removed (said on stderr). With ``resume`` the folder must record the same config
+    and every part file must read back whole.
+
+    Returns
+    -------
+    dict
+        part name -> its saved record, the parts to reuse (empty without ``resume``).
+
+    Raises
+    ------
+    ConfigError
+        On ``resume`` when the folder belongs to another config.
+    DataError
+        On ``resume`` when the config file or a part file is unreadable or malformed, or part
+        files lie there without a config file.
+    """
+    from rnnlab.results import read_json, write_json
+
+    parts = Path(out_dir) / PARTS_DIR
+    wanted = _parts_config(config)
+    saved_parts = [parts / f"{key}.json" for key in PARTS if (parts / f"{key}.json").exists()]
+    if config.resume and (parts / PARTS_CONFIG).exists():
+        saved = read_json(parts / PARTS_CONFIG, "the config of the finished exercise parts")
+        if not isinstance(saved, dict):
+            raise DataError(f"expected a config object in {parts / PARTS_CONFIG}, found {type(saved).__name__}")
+        different = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+        if different:
+            shown = ", ".join(f"{k}: {wanted.get(k)!r}" for k in different[:3])
+            found = ", ".join(f"{k}: {saved.get(k)!r}" for k in different[:3])
+            raise ConfigError(f"expected the parts in {parts} to come from this config to resume ({shown}), "
+                              f"found another ({found}) in {parts / PARTS_CONFIG}; run without --resume "
+                              "to start over")
+        return {path.stem: _read_part(path) for path in saved_parts}
+    if config.resume and saved_parts:
+        raise DataError(f"expected {parts / PARTS_CONFIG} to resume the parts in {parts}, found no such file")
+    if parts.exists() and not config.resume:
+        shutil.rmtree(parts)
+        print(f"exercises: cleared the previous finished parts in {parts} (use --resume to reuse them)",
+              file=sys.stderr)
+    parts.mkdir(parents=True, exist_ok=True)
+    write_json(parts / PARTS_CONFIG, wanted)
+    return {}
+
+
+def _read_part(path: Path) -> dict:
+    """A saved part file, checked: its name, a number of seconds and a metrics value."""
+    from rnnlab.results import read_json
+
+    record = read_json(path, f"the finished exercise part {path.stem!r}")
+    if not isinstance(record, dict) or set(record) != {"part", "seconds", "metrics"}:
+        keys = sorted(record) if isinstance(record, dict) else type(record).__name__
+        raise DataError(f"expected a finished part (part, seconds, metrics) in {path}, found {keys}; "
+                        "run without --resume to start over")
+    seconds = record["seconds"]
+    if record["part"] != path.stem or isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise DataError(f"expected part {path.stem!r} with its seconds in {path}, found part "
+                        f"{record['part']!r}, seconds {seconds!r}; run without --resume to start over")
+    return record
+
+
 def measure(config: Config, ctx: RunContext) -> dict[str, Any]:
-    """Run the seven parts; the measurements of each under its name, and seconds per part."""
+    """Run the seven parts; the measurements of each under its name, and seconds per part.
+
+    Each part seeds its own random generators from ``ctx.seed`` (none reads state left by
+    another), so a part saved under ``parts/`` and reused by ``--resume`` gives the numbers an
+    uninterrupted run gives. ``timings_s`` holds each part's seconds (a reused part's from its
+    first run) and ``reused_parts``, the parts read back.
+    """
+    from rnnlab.results import write_json
+
+    finished = prepare_parts(config, ctx.out_dir)
+    parts = Path(ctx.out_dir) / PARTS_DIR
     metrics: dict[str, Any] = {"timings_s": {}}
     for key, part in PARTS.items():
+        if key in finished:
+            if ctx.progress:
+                print(f"rnnlab: exercises: {key} (reused from {parts / (key + '.json')})", flush=True)
+            metrics[key] = finished[key]["metrics"]
+            metrics["timings_s"][key] = finished[key]["seconds"]
+            continue
         if ctx.progress:
             print(f"rnnlab: exercises: {key}", flush=True)
         start = time.perf_counter()
         metrics[key] = part(config, ctx)
         metrics["timings_s"][key] = round(time.perf_counter() - start, 3)
+        write_json(parts / f"{key}.json", {"part": key, "seconds": metrics["timings_s"][key],
+                                            "metrics": metrics[key]})
+    metrics["timings_s"]["reused_parts"] = [key for key in PARTS if key in finished]
     return metrics
 
 
