@@ -12,10 +12,11 @@ The section reads *measure once, then tell* (see :mod:`rnnlab.experiments.base`)
       orthonormal shared space) -> metrics.json, plus what the figures need:
       ``arrays.npz`` (first-seed hidden states, final states, similarity matrices, t-SNE
       coordinates, region maps, thumbnails; read with ``allow_pickle=False``) and
-      ``inputs.json`` (question texts, tokens, answers, the example questions); the image
-      features are cached in ``feature_cache/<key>.npz`` (one per image; key from the image's
-      pixels, the weights' SHA-256 or ``untrained-<seed>``, device and library versions), which
-      a re-run reads back instead of recomputing (a corrupt entry is recomputed with a warning)
+      ``inputs.json`` (question texts, tokens, answers, the example questions, each image's
+      feature cache key); the image features are cached in ``feature_cache/<key>.npz`` (one
+      per image; key from the image's pixels, the weights' SHA-256 or ``untrained-<seed>``,
+      device and library versions), which a re-run reads back instead of recomputing (a
+      corrupt entry is recomputed with a warning)
     present(metrics, config, out_dir):
       figures by rnnlab.viz.q3, sentences and captions by rnnlab.observations.q3, tables
 
@@ -383,19 +384,20 @@ def _image_features(model: Any, weights: Any, data: _Inputs, config: Config, dev
     batch (``cnn_batch_size`` images, in image order) whose images are all cached is read back;
     otherwise the whole batch is computed as without a cache, so a cached feature is the very
     array a fresh run computes. A corrupt entry is reported in one line and recomputed.
-    Returns (features, thumbnails, number of images computed).
+    Returns (features, thumbnails, number of images computed, cache key of every image).
     """
     import sys
 
     from rnnlab.data.vqa import thumbnail
     from rnnlab.models import cnn as cnnmod
 
-    parts, images, n_computed = [], [], 0
+    parts, images, n_computed, all_keys = [], [], 0, []
     for start in range(0, len(data.image_ids), config.cnn_batch_size):
         ids = data.image_ids[start : start + config.cnn_batch_size]
         batch = [data.dataset.load_image(i) for i in ids]
         images += [thumbnail(im, FIGURE_IMAGE_SIDE) for im in batch]
         keys = [cnnmod.feature_cache_key(cnnmod.image_sha256(im), weights, device) for im in batch]
+        all_keys += keys
         cached = []
         for key in keys if cache_dir is not None else ():
             path = cache_dir / f"{key}.npz"
@@ -418,7 +420,7 @@ def _image_features(model: Any, weights: Any, data: _Inputs, config: Config, dev
                 one = cnnmod.ImageFeatures(feats.pooled[k : k + 1], feats.grid[k : k + 1],
                                            feats.probs[k : k + 1], feats.from_file)
                 cnnmod.save_cached_features(cache_dir / f"{key}.npz", one, key)
-    return cnnmod.concat_features(parts), images[: config.figure_max_images], n_computed
+    return cnnmod.concat_features(parts), images[: config.figure_max_images], n_computed, all_keys
 
 
 def _perturb(data: _Inputs, seed: int) -> _Perturbed:
@@ -593,7 +595,7 @@ def _measure(config: Config, ctx: RunContext) -> dict[str, Any]:
               f"{data.oov.n_oov} OOV tokens")
 
     t1 = time.perf_counter()
-    feats, images, n_computed = _image_features(
+    feats, images, n_computed, cache_keys = _image_features(
         model, weights, data, config, ctx.device, ctx.out_dir / FEATURE_CACHE_DIR)
     top5 = feats.top_k(5) if weights.from_file else None
     timings["cnn_s"] = time.perf_counter() - t1
@@ -629,6 +631,7 @@ def _measure(config: Config, ctx: RunContext) -> dict[str, Any]:
 
     t3 = time.perf_counter()
     tsne, arrays, inputs = _figure_data(config, data, runs, feats)
+    inputs["feature_cache_keys"] = cache_keys  # feature_cache/<key>.npz of each image, in order
     if grounded_sim is not None:
         arrays["grounded_sim"] = grounded_sim
     for k, image in enumerate(images):

@@ -11,86 +11,165 @@
 #   encoder (same hidden size, same seeded initialisation scheme), whose final hidden state is the
 #   question embedding.
 #
-# Nothing is trained. We look at what the untrained encoders do to a sentence (their
-# hidden-state dynamics), then fuse the two modalities in a shared space built by a seeded,
-# training-free map and measure whether a question picks out its own image better than chance.
-#
-# Every number and sentence below is read from the results that `rnnlab run q3` wrote.
+# Nothing is trained. Each part below starts with a short live cell that runs the package's own
+# code in a second or so (encode one question, compute a cosine by hand, rebuild the shared
+# space from the cached image features); then come the saved figures of `rnnlab run q3` (the
+# part that took longer), then the sentences computed from its numbers
+# (`rnnlab.observations.q3`). No sentence here is written by hand about the results.
 
 # %%
+import json
+
+import numpy as np
+
+from rnnlab.analysis import fusion as fu
+from rnnlab.analysis import geometry as geo
+from rnnlab.data.glove import load_glove
+from rnnlab.data.text import tokenize
+from rnnlab.experiments import q3
 from rnnlab.experiments.runner import load_or_run
-from rnnlab.report.display import show_figure, show_observations, show_tables, show_text
+from rnnlab.models.encoders import encode, make_encoder
+from rnnlab.observations import q3 as rules
+from rnnlab.report.display import show_figure, show_text
+from rnnlab.results import section_dir
 
 result = load_or_run("q3")
-metrics = result.metrics
+metrics, config = result.metrics, result.config
+out_dir = section_dir("q3")
+saved = q3.load_saved(out_dir)  # arrays.npz and inputs.json, written by measure
+topics = {t.key: t for t in result.topics}
+tables = {t.title: t for t in result.tables}
+cells = list(metrics["encoders"])
+seed0 = metrics["seeds"][0]
+
+
+def say(sentences):
+    """Show measured sentences as a bullet list."""
+    from IPython.display import Markdown, display
+
+    display(Markdown("\n".join(f"- {s}" for s in sentences) or "*(no sentences)*"))
+
+
+def show_topic(key):
+    """A topic of the section as the report shows it: its figures, tables and sentences."""
+    import pandas as pd
+    from IPython.display import Markdown, display
+
+    topic = topics[key]
+    for path in topic.figures:
+        show_figure(result, path, out_dir)
+    for title in topic.tables:
+        table = tables[title]
+        display(Markdown(f"**{table.title}**"))
+        display(pd.DataFrame(table.rows, columns=table.columns))
+    say(topic.observations)
+
+
+# %% [markdown]
+# ## Key findings of this run
+#
+# Chosen by rule from the measurements (`rnnlab.observations.q3.findings`): the retrieval
+# verdict and what the image features are, then results against expectation, then the largest
+# effect. Then what limits the results.
+
+# %%
+say([f"{f.text} *(topic: {topics[f.topic].title})*" for f in result.findings])
+print("Limitations:", "; ".join(result.limitations) or "none")
+
+# %% [markdown]
+# ## 1. Data and CNN weights
+#
+# Live: a question becomes tokens, each token a 50-d GloVe vector (a word GloVe lacks gets a
+# fixed seeded vector).
+
+# %%
+questions = saved.inputs["questions"]
+example = saved.inputs["examples"][0]
+text = questions[example]["text"]
+glove = load_glove()
+tokens = tokenize(text)
+vectors = glove.lookup(tokens)  # (T, 50)
+print(f"{text!r} -> {tokens} -> word vectors {vectors.shape}")
+print("out of GloVe's vocabulary here:", [t for t in tokens if t not in glove] or "none")
 show_text(result, "data")
-print("weights status:", metrics["cnn"]["weights_status"])
 
 # %% [markdown]
-# ## The data
+# The image features are computed once and kept in `feature_cache/<key>.npz`, one file per
+# image, keyed by the image's pixels, the weights, the device and the library versions; a
+# re-run reads them back. What this run's cache holds:
+
+# %%
+keys = saved.inputs.get("feature_cache_keys") or []
+cache_files = [out_dir / q3.FEATURE_CACHE_DIR / f"{k}.npz" for k in keys]
+present = [p for p in cache_files if p.is_file()]
+print(f"{len(present)} of {metrics['dataset']['n_images']} images have their features in "
+      f"{out_dir / q3.FEATURE_CACHE_DIR}")
+cached = []
+for p in present:
+    with np.load(p, allow_pickle=False) as entry:
+        cached.append({name: entry[name] for name in ("pooled", "grid", "probs")})
+if cached:
+    print("one entry:", {name: a.shape for name, a in cached[0].items()})
+
+# %%
+show_topic("data")
+
+# %% [markdown]
+# ## 2. Hidden-state trajectories
 #
-# The default run uses the small set that ships with rnnlab: real photographs bundled with
-# scikit-image, with questions and answers written in the VQA v2 format. `--vqa-dir` and
-# `--cocoqa-dir` read the official VQA v2 and COCO-QA files instead. With weights from a file,
-# the classifier's top label under each image is a quick sanity check of the CNN.
+# Live: the untrained LSTM encoder of this run's first seed reads the question above word by
+# word. Its hidden states, projected on the two principal components fitted on the saved states
+# of all questions (the basis of the PCA figure), are the path the figure draws.
 
 # %%
-show_figure(result, "images")
+cell = "LSTM" if "LSTM" in cells else cells[0]
+encoder = make_encoder(cell, glove.dim, metrics["hidden_size"], seed=seed0, init=config["init"])
+states = encode(encoder, [vectors]).states[0]  # (T, H)
+basis = geo.pca(np.concatenate(saved.states(cell)), 2)
+for word, (pc1, pc2) in zip(tokens, basis.transform(states)):
+    print(f"{word:>12s}  PC1 {pc1:+.3f}  PC2 {pc2:+.3f}")
+print(f"largest difference from the saved states of this question: "
+      f"{np.abs(states - saved.states(cell)[example]).max():.1e}")
+
+# %%
+show_topic("trajectories")
 
 # %% [markdown]
-# ## Hidden-state dynamics
+# ## 3. Similarity heatmaps
 #
-# Each question is a path through the encoder's hidden space, one point per word. The PCA plot
-# uses one basis per encoder, fitted on the states of all questions; arrows follow word order.
-# Look at how far each word moves the state and whether the path wanders or settles.
+# Live: the cosine between two question embeddings (final hidden states), by hand from the
+# saved arrays, and the same number from `rnnlab.analysis.geometry`.
 
 # %%
-show_figure(result, "pca_trajectories")
-
-# %% [markdown]
-# t-SNE keeps neighbourhoods rather than distances (its axes have no units). Colour is the word
-# position: clusters of one colour would mean the state mostly encodes *where* in the question
-# we are. Questions that start with the same words share their first states exactly (the
-# encoders are deterministic), whatever the figure shows.
-
-# %%
-show_figure(result, "tsne")
-
-# %% [markdown]
-# Within one question: how similar is the state after word s to the state after word t? A
-# bright band along the diagonal means the state changes slowly (it remembers); a sharp diagonal
-# means each word overwrites the state.
+final = saved.arrays[f"final_{cell}"]  # (Q, H)
+i, j = 0, len(final) - 1
+u, v = final[i].astype(np.float64), final[j].astype(np.float64)
+by_hand = u @ v / (np.linalg.norm(u) * np.linalg.norm(v))
+print(f"{questions[i]['text']!r} vs {questions[j]['text']!r} ({cell}): "
+      f"cos = {by_hand:.4f} by hand, {geo.cosine_matrix(final)[i, j]:.4f} by geometry")
 
 # %%
-show_figure(result, "word_similarity")
+show_topic("similarity")
 
 # %% [markdown]
-# Across questions: the final states (question embeddings), grouped by the image each question
-# is about. Bright blocks on the diagonal would mean questions about the same image look alike.
-
-# %%
-show_figure(result, "question_similarity")
-
-# %% [markdown]
-# How large the state gets as words arrive:
-
-# %%
-show_figure(result, "norm_growth")
-
-# %% [markdown]
-# ## The numbers behind the encoder comparison
+# ## 4. Encoder comparison
 #
-# Each measure is the mean and standard deviation over several initialisation seeds; a
-# difference counts only when it is larger than that spread. Word-order and one-word-change
-# sensitivity are scaled by the distance between two unrelated questions (1 = as far as an
-# unrelated question).
+# Live: shuffle the words of the question and encode it again; how far the final state moves,
+# against the mean distance between two unrelated questions, is the word-order sensitivity.
 
 # %%
-show_figure(result, "encoder_metrics")
-show_tables(result)
+shuffled = geo.shuffle_words(tokens, np.random.default_rng(0))
+moved = encode(encoder, [glove.lookup(shuffled)]).final[0]
+shift = 1 - geo.cosine_matrix(np.stack([states[-1], moved]))[0, 1]
+unrelated = metrics["encoders"][cell]["question_distance"]["mean"]
+print(f"{' '.join(shuffled)!r}: 1 - cos to the original = {shift:.3f}; between unrelated "
+      f"questions ({cell}, mean over seeds): {unrelated:.3f}")
+
+# %%
+show_topic("encoders")
 
 # %% [markdown]
-# ## Fusion in a shared space
+# ## 5. Fusion and retrieval against chance
 #
 # How image features and question embeddings are brought into one space (no training):
 
@@ -98,38 +177,76 @@ show_tables(result)
 show_text(result, "fusion map")
 
 # %% [markdown]
-# Cosine similarity of every image with every question. If fusion worked, the boxed cells (each
-# question's own image) would stand out in their column; whether they do is measured below.
+# Live: rebuild the shared space of the first seed from the cached image features and the
+# saved question embeddings, and compare its image-question similarities with the saved ones.
 
 # %%
-show_figure(result, "fusion_heatmap")
+if len(cached) == len(keys) == metrics["dataset"]["n_images"]:
+    pooled = np.stack([c["pooled"] for c in cached])  # (M, 512)
+    grids = np.stack([c["grid"] for c in cached])  # (M, 7, 7, 512)
+    space = fu.build_shared_space(final, pooled, config["shared_dim"], seed=seed0, grids=grids)
+    sim = fu.fusion_similarity(space, pooled, final)  # (M, Q)
+    print(f"shared space: {space.dim} dimensions; largest difference from the saved "
+          f"similarities: {np.abs(sim - saved.arrays[f'sim_{cell}']).max():.1e}")
+    ranks = geo.true_image_ranks(sim, saved.arrays["true_index"])
+    print(f"{cell}, seed {seed0}: mean rank of the own image {ranks.mean():.2f} of {len(pooled)}")
+else:
+    pooled = None
+    print("the feature cache of this run is incomplete (older results): nothing to rebuild")
 
 # %%
-show_figure(result, "fusion_bars")
-
-# %% [markdown]
-# The same question against the 7x7 grid of image regions:
-
-# %%
-show_figure(result, "region_similarity")
-
-# %% [markdown]
-# The rank of each question's own image among all images, against chance (dashed line). A
-# permutation test over all seeds says whether a rank is better than chance; a p-value above
-# 0.05 means "not distinguishable from chance with this many questions", not "random".
-
-# %%
-show_figure(result, "retrieval")
-if metrics.get("grounded"):
-    show_figure(result, "grounded_heatmap")
-for cell, r in metrics["fusion"]["encoders"].items():
-    print(f"{cell}: mean rank {r['mean_rank']['mean']:.2f} (chance {r['chance_mean_rank']:.2f}), "
+show_topic("fusion")
+for name, r in metrics["fusion"]["encoders"].items():
+    print(f"{name}: mean rank {r['mean_rank']['mean']:.2f} (chance {r['chance_mean_rank']:.2f}), "
           f"pooled permutation p = {r['pooled_p_value']:.3f}")
 
 # %% [markdown]
-# ## What the numbers say
+# ## 6. Image dominance and centring
 #
-# These sentences are computed from the measured numbers above.
+# Live: ReLU features are all positive, so two images' raw features point roughly the same
+# way. The mean pairwise cosine of the cached features before and after subtracting the mean
+# feature, by hand, against the saved numbers:
 
 # %%
-show_observations(result)
+if pooled is not None:
+    for centred in (False, True):
+        x = pooled.astype(np.float64)
+        x = x - x.mean(axis=0) if centred else x
+        unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+        c = unit @ unit.T
+        mean_cos = c[~np.eye(len(c), dtype=bool)].mean()
+        key = "feature_cosine_mean_centred" if centred else "feature_cosine_mean"
+        print(f"{'after' if centred else 'before'} centring: {mean_cos:.4f} "
+              f"(saved {metrics['cnn'][key]:.4f})")
+dominance = metrics["fusion"].get("image_dominance")
+if dominance:
+    print(json.dumps({c: round(d["rank_agreement"]["mean"], 3)
+                      for c, d in dominance["encoders"].items()}),
+          f"rank agreement; above {rules.IMAGE_DECIDES} the image decides the ranking")
+
+# %%
+show_topic("dominance")
+
+# %% [markdown]
+# ## 7. Region similarity
+#
+# Live: the question against each cell of the 7x7 feature grid of its image, in the same
+# shared space; then what these weights allow the map to say.
+
+# %%
+region = saved.inputs["region_examples"]
+if pooled is not None and region:
+    q = region[0]
+    grid = grids[saved.arrays["true_index"][q]]  # (7, 7, 512)
+    live = fu.region_similarity(space, grid, final[q])  # (7, 7)
+    row, col = np.unravel_index(live.argmax(), live.shape)
+    diff = np.abs(live - saved.arrays[f"region_{cell}"][0]).max()
+    print(f"{questions[q]['text']!r} ({cell}): strongest cell row {row}, column {col}; "
+          f"largest difference from the saved map {diff:.1e}")
+status = rules.weights_status(metrics["cnn"])
+print(f"weights status: {status}; the map shows "
+      + ("where the question 'looks'" if status == "imagenet-verified"
+         else "the network's spatial bias only (no verified ImageNet weights)"))
+
+# %%
+show_topic("region")
