@@ -168,3 +168,23 @@ def test_topics_claim_everything_once_and_findings_link_to_them(quick_run):
     assert 3 <= len(result.findings) <= 6 and all(f.topic in keys for f in result.findings)
     assert [x.split(":")[0] for x in result.limitations] == [
         "CNN untrained", "demo set instead of VQA v2", "quick profile"]
+
+
+def test_notebook_shows_every_figure_in_order_with_live_cells(quick_run):
+    from rnnlab.report.notebooks import execute_notebook
+
+    result, folder = quick_run
+    env = {"RNNLAB_OUT": str(folder.parent.resolve()), "RNNLAB_PROFILE": "quick", "RNNLAB_SEED": "0",
+           "RNNLAB_OPTIONS": json.dumps({"no_download": True}), "RNNLAB_PROGRESS": "0"}
+    target = folder / "q3_test.ipynb"
+    execute_notebook(runner.find_notebook("q3"), target, cwd=folder, env=env)
+    cells = json.loads(target.read_text())["cells"]
+    outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert not any(o["output_type"] == "error" for o in outputs)
+    captions = [line for o in outputs if "text/markdown" in o.get("data", {})
+                for line in ["".join(o["data"]["text/markdown"])] if line.startswith("*Figure ")]
+    assert [c.split(".")[0] for c in captions] == [f"*Figure {k + 1}" for k in range(len(result.figures))]
+    printed = "".join("".join(o.get("text", "")) for o in outputs if o["output_type"] == "stream")
+    assert "largest difference from the saved states of this question" in printed
+    assert f"{len(result.metrics['dataset']['image_labels'])} of" in printed  # the feature cache
+    assert "before centring" in printed and "after centring" in printed
