@@ -56,3 +56,14 @@ def test_region_title_follows_the_weights_status(looks, words):
     fig = viz.plot_region_similarity([image], ["what is it?"], regions, "untrained CNN", looks=looks)
     assert fig._suptitle.get_text().startswith(words)
     plt.close(fig)
+
+
+@pytest.mark.parametrize("low, cmap, vmin", [(0.3, "viridis", 0.3), (-0.2, viz.SIM_CMAP, -1.0)])
+def test_word_similarity_scale_shows_the_differences(low, cmap, vmin):
+    mat = np.array([[1.0, low], [low, 1.0]])
+    other = np.array([[1.0, 0.5], [0.5, 1.0]])
+    fig = viz.plot_word_similarity({"RNN": [mat], "LSTM": [other]}, [["a", "b"]])
+    for ax in fig.axes[:2]:  # one scale for every panel
+        image = ax.images[0]
+        assert image.get_cmap().name == cmap and image.norm.vmin == pytest.approx(vmin)
+    plt.close(fig)

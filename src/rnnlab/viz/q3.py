@@ -180,11 +180,17 @@ def plot_word_similarity(
 ) -> plt.Figure:
     """Heatmaps of cos(h_s, h_t) within a question: rows = questions, columns = encoders.
 
+    One colour scale for all panels: from the smallest cosine found to 1 (sequential) when no
+    cosine is negative, so that the differences between encoders are visible; otherwise -1 to 1
+    (diverging).
+
     Parameters
     ----------
     matrices : dict encoder -> list of (T_i, T_i) cosine matrices, one per example question
     """
     cells = list(matrices)
+    low = min(float(np.min(m)) for ms in matrices.values() for m in ms)
+    cmap, vmin = ("viridis", low) if low >= 0 else (SIM_CMAP, -1.0)
     rows = len(example_tokens)
     fig, axes = plt.subplots(
         rows,
@@ -198,7 +204,7 @@ def plot_word_similarity(
         for c, cell in enumerate(cells):
             ax = axes[r, c]
             mat = np.asarray(matrices[cell][r])
-            im = ax.imshow(mat, cmap=SIM_CMAP, vmin=-1, vmax=1)
+            im = ax.imshow(mat, cmap=cmap, vmin=vmin, vmax=1)
             ax.set_xticks(range(len(words)), words, rotation=60, fontsize=8, ha="right")
             ax.set_yticks(range(len(words)), words, fontsize=8)
             ax.grid(False)
