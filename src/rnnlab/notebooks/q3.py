@@ -131,6 +131,12 @@ for word, (pc1, pc2) in zip(tokens, basis.transform(states)):
 print(f"largest difference from the saved states of this question: "
       f"{np.abs(states - saved.states(cell)[example]).max():.1e}")
 
+# %% [markdown]
+# How to read the figures: the PCA plot draws each example question as a path, one point per
+# word, arrows in word order. t-SNE keeps neighbourhoods rather than distances (its axes have
+# no units); colour is the word position. The norm plot shows how large the state gets as
+# words arrive.
+
 # %%
 show_topic("trajectories")
 
@@ -147,6 +153,12 @@ u, v = final[i].astype(np.float64), final[j].astype(np.float64)
 by_hand = u @ v / (np.linalg.norm(u) * np.linalg.norm(v))
 print(f"{questions[i]['text']!r} vs {questions[j]['text']!r} ({cell}): "
       f"cos = {by_hand:.4f} by hand, {geo.cosine_matrix(final)[i, j]:.4f} by geometry")
+
+# %% [markdown]
+# How to read the heatmaps: within a question, a bright block around the diagonal means the
+# state changes slowly from word to word, a sharp diagonal that each word overwrites it. Across
+# questions (grouped by image), bright blocks on the diagonal would mean that questions about
+# the same image look alike.
 
 # %%
 show_topic("similarity")
@@ -193,6 +205,14 @@ if len(cached) == len(keys) == metrics["dataset"]["n_images"]:
 else:
     pooled = None
     print("the feature cache of this run is incomplete (older results): nothing to rebuild")
+
+# %% [markdown]
+# How to read the figures: if fusion worked, the boxed cells (each question's own image) would
+# stand out in their column of the heatmap, and the own image's bar would be the longest. The
+# retrieval plot puts the mean rank of the own image against chance (dashed); a pooled
+# permutation test over all seeds decides whether a rank is better than chance, and a p-value
+# of 0.05 or more means "not distinguishable from chance with this many questions", not
+# "random".
 
 # %%
 show_topic("fusion")
