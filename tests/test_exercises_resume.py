@@ -150,6 +150,7 @@ def test_other_config_or_missing_config_is_refused(tmp_path, monkeypatch):
         X.measure(resume, _ctx(tmp_path))
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_numbers(uninterrupted, tmp_path):
     full, _ = uninterrupted
     out = tmp_path / "killed"
