@@ -205,10 +205,12 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
     The bytes go to a temporary file in the same folder, are flushed to disk, and the file is
     renamed over ``path`` (``os.replace``, atomic on POSIX and Windows). A crash leaves either
-    the old file or the new one, plus at most a stray ``.<name>.tmp``.
+    the old file or the new one, plus at most a stray ``.<name>.tmp-<pid>``. Missing parent
+    folders are created.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from rnnlab.errors import DataError, RnnlabError
+from rnnlab.results import atomic_write_text
 
 KERNEL_NAME = "python3"
 DEFAULT_CELL_TIMEOUT_S = 3600  # per cell; notebooks normally reuse saved results and are quick
@@ -83,11 +84,7 @@ def read_source(source: str | Path):
 def _write_notebook(nb, output: Path) -> None:
     import nbformat
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        nbformat.write(nb, handle)
-    os.replace(tmp, output)
+    atomic_write_text(output, nbformat.writes(nb))
 
 
 def _failing_cell(nb) -> tuple[int, str]:

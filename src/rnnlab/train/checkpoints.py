@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,8 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.results import atomic_write_bytes, to_jsonable, write_json
+from rnnlab.results import read_json as _read_json
 
 WEIGHTS_FORMAT = "rnnlab-weights-v1"
 STATE_FORMAT = "rnnlab-train-state-v1"
@@ -65,46 +65,14 @@ def state_paths(folder: str | Path, epoch: int) -> tuple[Path, Path]:
 # --------------------------------------------------------------------------------------------
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    return path
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities as strings, so the JSON is strict; tuples as lists."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return _json_safe(value.item())
-    return value
-
-
 def atomic_write_json(path: str | Path, data: Any) -> Path:
-    """Write strict JSON atomically (non-finite floats stored as ``"nan"``/``"inf"``)."""
-    text = json.dumps(_json_safe(data), indent=1, allow_nan=False)
-    return atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+    """Write strict JSON atomically (:func:`rnnlab.results.write_json`)."""
+    return write_json(path, data)
 
 
 def read_json(path: str | Path) -> Any:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"expected a JSON file at {path}, found none")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"expected valid JSON in {path}, found an error at {exc}") from None
+    """Read a JSON file of a checkpoint folder (non-finite floats restored)."""
+    return _read_json(path, "a checkpoint's JSON")
 
 
 def refuse_pickle(path: str | Path) -> None:
@@ -427,16 +395,6 @@ def write_history(
     return atomic_write_json(Path(folder) / HISTORY_FILE, data)
 
 
-def _restore_floats(value: Any) -> Any:
-    if value in ("nan", "inf", "-inf"):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _restore_floats(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_restore_floats(v) for v in value]
-    return value
-
-
 def _history_problem(data: Any) -> str | None:
     """What is wrong with the shape of a history.json's contents (None: nothing)."""
     if not isinstance(data, dict):
@@ -479,7 +437,6 @@ def read_history(folder: str | Path) -> dict[str, Any] | None:
             f"expected {HISTORY_FORMAT} in {path} (an object with settings, last_epoch and one "
             f"record per epoch), found {problem}"
         )
-    data["records"] = _restore_floats(data["records"])
     return data
 
 
@@ -491,7 +448,7 @@ def check_settings(folder: str | Path, saved: dict[str, Any], settings: dict[str
     ConfigError
         Naming up to three settings that differ, saved against now.
     """
-    expected = json.loads(json.dumps(_json_safe(settings)))
+    expected = to_jsonable(settings)
     different = sorted(k for k in set(saved) | set(expected) if saved.get(k) != expected.get(k))
     if different:
         shown = ", ".join(
