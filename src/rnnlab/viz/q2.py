@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from rnnlab.analysis.weights import kde, symmetric_range
 from rnnlab.cells import GATE_LABELS
@@ -127,6 +128,7 @@ def plot_metric_curves(
     elif log_y:
         ax.set_yscale("log")
     ax.set_xlabel("epoch (0 = initialisation)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel or key)
     if title:
         ax.set_title(title)
@@ -411,6 +413,7 @@ def plot_gate_curves(
     elif log_y:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
@@ -508,6 +511,7 @@ def plot_saturation(
         ax.text(0.5, 0.5, "no such activations", transform=ax.transAxes, ha="center",
                 va="center", fontsize=8, color="0.4")
     ax.set_xlabel("epoch (0 = initialisation)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("saturated (%)")
     if title:
         ax.set_title(title, fontsize=9)
@@ -527,6 +531,8 @@ def figure_saturation(saturation: Mapping[str, Mapping], *, title: str):
                             title=f"{name}: {label}")
             if c:
                 axes[r, c].set_ylabel("")
+            if r < len(rows) - 1:
+                axes[r, c].set_xlabel("")
         axes[r, 0].set_ylim(bottom=0)
     fig.suptitle(title)
     fig.tight_layout()
