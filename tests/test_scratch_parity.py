@@ -105,22 +105,25 @@ def test_cho_and_torch_variants_differ():
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "gru-cho"])
 def test_step_loop_equals_sequence_forward(cell):
-    """A hand loop over the pure step function gives the sequence wrapper's states."""
+    """A hand loop over the pure step, step(params, carry, x_t) -> (carry, h_t), gives the
+    sequence wrapper's states."""
     from rnnlab.scratch import make_layer
 
     layer = make_layer(cell, 3, 4, seed=2)
     x = np.random.default_rng(3).standard_normal((2, 6, 3))
-    hs, _ = layer.forward(x)
-    state = (np.zeros((2, 4)), np.zeros((2, 4))) if cell == "lstm" else np.zeros((2, 4))
+    hs, cache = layer.forward(x)
+    carry = (np.zeros((2, 4)), np.zeros((2, 4))) if cell == "lstm" else np.zeros((2, 4))
     for t in range(6):
         if cell == "rnn":
-            state = F.rnn_step(layer.params, x[:, t], state)
+            carry, h = F.rnn_step(layer.params, carry, x[:, t])
         elif cell == "lstm":
-            state = F.lstm_step(layer.params, x[:, t], state)
+            carry, h = F.lstm_step(layer.params, carry, x[:, t])
         else:
-            state = F.gru_step(layer.params, x[:, t], state, variant=layer.variant)
-        h = state[0] if cell == "lstm" else state
+            carry, h = F.gru_step(layer.params, carry, x[:, t], variant=layer.variant)
         np.testing.assert_allclose(h, hs[:, t], rtol=0, atol=1e-14)
+    final = cache.final_state
+    for ours, theirs in zip(carry if cell == "lstm" else (carry,), final if cell == "lstm" else (final,)):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-14)
 
 
 @pytest.mark.parametrize("cell", sorted(TORCH))

@@ -10,6 +10,7 @@ inside :func:`limit_threads`, which is scoped: the previous settings come back a
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 from rnnlab.errors import ConfigError
@@ -34,3 +35,48 @@ def limit_threads(n: int | None = 1) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------------------------
+# The NumPy engine's own helper thread
+# --------------------------------------------------------------------------------------------
+#
+# The engine's fast path (rnnlab.scratch.functional) can run its bulk work (input projections,
+# weight gradients, transposes) on one helper thread beside the recurrence, each BLAS call on one
+# BLAS thread. That thread blocks while it has nothing to do (it never spins like a BLAS pool),
+# so it is allowed inside limit_threads(1), which bounds the BLAS/OpenMP/torch pools only. The
+# numbers it produces are bitwise the same with or without it.
+
+_ENGINE_THREADS: list[int | None] = [None]  # None: automatic (2 where the machine has 2+ CPUs)
+
+
+def engine_threads() -> int:
+    """How many threads the NumPy engine may use per layer call: 1 (inline) or 2 (one helper).
+
+    Set by :func:`limit_engine_threads`, else the environment variable ``RNNLAB_ENGINE_THREADS``,
+    else 2 when the machine has at least 2 CPUs.
+    """
+    n = _ENGINE_THREADS[0]
+    if n is None:
+        env = os.environ.get("RNNLAB_ENGINE_THREADS", "").strip()
+        if env:
+            if not env.isdigit() or int(env) < 1:
+                raise ConfigError(f"expected RNNLAB_ENGINE_THREADS to be an int >= 1, found {env!r}")
+            n = int(env)
+        else:
+            n = os.cpu_count() or 1
+    return 2 if n >= 2 else 1
+
+
+@contextlib.contextmanager
+def limit_engine_threads(n: int | None) -> Iterator[None]:
+    """Run the block with the NumPy engine on at most ``n`` threads (1: no helper thread);
+    ``None`` restores the automatic choice. Scoped like :func:`limit_threads`."""
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise ConfigError(f"expected an engine thread count >= 1 or None, found {n!r}")
+    before = _ENGINE_THREADS[0]
+    _ENGINE_THREADS[0] = n
+    try:
+        yield
+    finally:
+        _ENGINE_THREADS[0] = before

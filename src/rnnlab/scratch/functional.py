@@ -1,118 +1,149 @@
-"""Recurrent cells in plain NumPy: forward passes and hand-written backpropagation through time.
+"""The fast path: the sequence forward and BPTT that the layers run. Read reference.py first.
 
-Everything here is a pure function of its arguments: parameters come in a dict named and laid
-out exactly like PyTorch's single-layer ``state_dict`` (``weight_ih_l0`` (G*H, D),
-``weight_hh_l0`` (G*H, H), ``bias_ih_l0`` (G*H,), ``bias_hh_l0`` (G*H,)), gate blocks in
-PyTorch's order (LSTM i, f, g, o; GRU r, z, n), so weights copy to and from torch without
-transposes. There is no clipping, random state or optimiser state in here.
+:mod:`rnnlab.scratch.reference` is the same mathematics written for reading: one pure step per
+cell, ``step(params, carry, x_t) -> (carry, h_t)``, driven by one loop forward and one loop
+backward. This module computes exactly those numbers (the tests hold the two equal to 1e-10 in
+float64, for every cell, variant, truncation and initial state) with the same signatures:
 
-Shapes: N batch, T time steps, D input features, H hidden units, G gates (RNN 1, LSTM 4, GRU 3).
-The sequence functions take and return time-major arrays (x (T, N, D), hs (T, N, H));
-:mod:`rnnlab.scratch.layers` converts from batch-first.
+- ``rnn_forward(params, x, h0, nonlinearity) -> (hs, RNNCache)``,
+  ``lstm_forward(params, x, (h0, c0)) -> (hs, LSTMCache)``,
+  ``gru_forward(params, x, h0, variant) -> (hs, GRUCache)``: x (T, N, D), hs (T, N, H);
+- ``*_backward(params, dhs, cache, dstate_T=None, truncate=None) -> BPTT``.
 
-Each cell has
+The steps are the reference ones (``rnn_step``, ``lstm_step``, ``gru_step`` are re-exported
+here). Parameters stay in PyTorch's layout and gate order; gradients come back in it.
 
-- a pure step ``*_step(params, x_t, state) -> state``: the textbook equations for one step, on
-  (N, D) and (N, H) arrays; any loop can drive it;
-- a sequence forward ``*_forward(params, x, state0) -> (hs, cache)``, and
-- ``*_backward(params, dhs, cache, dstate_T=None, truncate=None) -> BPTT``: BPTT with a
-  ``dh_next`` carry running from the last step to the first.
+Why it is fast (each point leaves the numbers of a seeded run bitwise unchanged):
 
-How the sequence functions are laid out for speed (the mathematics is the step's):
+- **Feature-major states.** Inside the loop h_t is an (H, N) array, so a step's pre-activations
+  W_hh h_{t-1} are one (G*H, H) @ (H, N) product whose gate blocks are contiguous row blocks.
+- **One tanh for all gates.** sigma(a) = (1 + tanh(a / 2)) / 2, with the 1/2 folded into the
+  sigmoid gates' weight rows, so one ``tanh`` call covers every gate of a step; the LSTM's rows
+  are reordered internally to i, f, o, g (the three sigmoid gates first).
+- **Only the recurrence in the loop.** The input projections W_ih x_t + b of all steps, the
+  weight gradients (dW_hh += da_t h_{t-1}^T, the same products in the same order as inside the
+  loop), dx and dW_ih are done outside it, and so are the backward's factors that do not depend
+  on the gradient (sigma' = s (1 - s), tanh' = 1 - g^2, o (1 - tanh(c)^2), ...). What remains per
+  step is about ten NumPy calls writing into preallocated buffers (``out=``).
+- **A second core.** That outside work runs on a helper thread in chunks of steps while the
+  caller runs the loop (:mod:`rnnlab.scratch._lanes`), one BLAS thread each, when the arrays are
+  large enough for it to pay (:func:`rnnlab.threads.engine_threads`). Each task is the same BLAS
+  call on the same slice as without the helper, so the numbers do not depend on it.
 
-- the input projections W_ih x_t + b of all steps are one matrix product before the loop;
-- inside the loop states are kept *feature-major*, h_t as an (H, N) array, so a gate
-  pre-activation W_hh h_{t-1} is one (G*H, H) @ (H, N) product whose gate blocks are
-  contiguous row blocks: every nonlinearity runs over one contiguous block;
-- sigmoid gates are computed as sigma(a) = (1 + tanh(a / 2)) / 2 with the factor 1/2 folded
-  into their weight rows, so one ``tanh`` call covers all gates of a step;
-- the LSTM's gate blocks are reordered internally to i, f, o, g (the three sigmoid gates first);
-  parameters and gradients stay in torch's i, f, g, o.
-
-Truncated BPTT with window ``k`` (``truncate=k``) cuts the gradient carried through the
-recurrence at every window boundary (between steps k-1 and k, 2k-1 and 2k, ...): the forward
-state still flows across, the gradient does not. ``truncate=None`` is full BPTT.
+Truncated BPTT (``truncate=k``) cuts the gradient carried through the recurrence at every window
+boundary, as in the reference; ``truncate=None`` is full BPTT.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
-from rnnlab.errors import ConfigError
+from rnnlab.scratch._lanes import Lane
+from rnnlab.scratch.reference import (  # noqa: F401  (re-exported: one contract for both paths)
+    B_HH,
+    B_IH,
+    BPTT,
+    GATES,
+    GRU_VARIANTS,
+    PARAM_NAMES,
+    W_HH,
+    W_IH,
+    Params,
+    check_gru_variant,
+    gru_step,
+    lstm_step,
+    rnn_step,
+    sigmoid,
+)
+from rnnlab.scratch.reference import check_nonlinearity as _check_nonlinearity
+from rnnlab.scratch.reference import check_truncate as _check_truncate
+from rnnlab.scratch.reference import cut as _cut
 
-Params = dict[str, np.ndarray]
-
-W_IH, W_HH, B_IH, B_HH = "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"
-PARAM_NAMES = (W_IH, W_HH, B_IH, B_HH)
-
-GATES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-
-
-def sigmoid(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Logistic function, computed stably as sigma(a) = (1 + tanh(a / 2)) / 2."""
-    out = np.multiply(a, 0.5, out=out)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out
+# The helper thread pays when a pass's matrix products are large enough: below this many
+# floating-point operations per pass (2 N G H (D + H) T), handing chunks over costs more than it
+# saves. Chosen by measurement (docs/BENCHMARKS.md, engine).
+LANE_MIN_FLOPS = 2.0e7
+LANE_CHUNKS = 8  # chunks of steps per pass when the helper runs
 
 
-class BPTT(NamedTuple):
-    """What backpropagation through time returns.
+def _lane(x_shape: tuple[int, int, int], G: int, H: int) -> Lane:
+    from rnnlab.threads import engine_threads
 
-    Attributes
-    ----------
-    dx : ndarray, (T, N, D)
-        Gradient of the loss with respect to the inputs.
-    dstate0 : ndarray (N, H) or tuple of two
-        Gradient with respect to the initial state (``(dh0, dc0)`` for the LSTM).
-    grads : dict
-        Gradient of every parameter, keyed like the parameters.
-    dh : ndarray, (T, N, H)
-        Total gradient dL/dh_t reaching each hidden state h_1..h_T: the direct term from the loss
-        at step t plus what flows back from later steps (within the truncation window).
+    T, N, D = x_shape
+    flops = 2.0 * N * G * H * (D + H) * T
+    return Lane(enabled=T > 1 and flops >= LANE_MIN_FLOPS and engine_threads() >= 2)
+
+
+def _chunks(T: int, lane: Lane) -> list[tuple[int, int]]:
+    """Steps [t0, t1) per chunk: one chunk inline, about LANE_CHUNKS with the helper."""
+    size = math.ceil(T / LANE_CHUNKS) if lane.parallel else T
+    return [(t0, min(t0 + size, T)) for t0 in range(0, T, size)]
+
+
+def _project(lane: Lane, W_ih: np.ndarray, bias: np.ndarray, x: np.ndarray, out: np.ndarray,
+             chunks: list[tuple[int, int]]) -> list[int]:
+    """Queue out[t] = W_ih x_t + bias, (G*H, D) @ (D, N), for each chunk; returns the task ids."""
+
+    def task(t0, t1):
+        xw = np.matmul(W_ih, x[t0:t1].transpose(0, 2, 1), out=out[t0:t1])  # (c, G*H, N)
+        xw += bias[:, None]
+
+    return [lane.add(lambda t0=t0, t1=t1: task(t0, t1)) for t0, t1 in chunks]
+
+
+def _transpose_into(out: np.ndarray, a: np.ndarray, t0: int, t1: int) -> None:
+    """out[t0:t1] = a[t0:t1] with the last two axes swapped (feature-major <-> time-major)."""
+    out[t0:t1] = a[t0:t1].transpose(0, 2, 1)
+
+
+def _outputs(lane: Lane, h: np.ndarray, t0: int, t1: int, hs: np.ndarray) -> None:
+    """Queue hs[t] = h_{t+1}^T for the steps of one finished chunk."""
+    lane.add(lambda: _transpose_into(hs, h[1:], t0, t1))
+
+
+class _InputGrads:
+    """dx, dW_ih and the bias gradient from dA (T, G*H, N), the gradient reaching W_ih x_t + b.
+
+    Queued chunk by chunk as the backward loop finishes them:
+    dx_t = (W_ih^T da_t)^T and P_t = da_t x_t; then dW_ih = sum_t P_t (in the order t = 0..T-1).
     """
 
-    dx: np.ndarray
-    dstate0: object
-    grads: Params
-    dh: np.ndarray
+    def __init__(self, W_ih: np.ndarray, x: np.ndarray, dtype) -> None:
+        T, N, D = x.shape
+        self.W_ih_T, self.x = W_ih.T, x
+        self.dx = np.empty((T, N, D), dtype=dtype)
+        self.P = np.empty((T, W_ih.shape[0], D), dtype=dtype)
+
+    def queue(self, lane: Lane, dA: np.ndarray, t0: int, t1: int) -> None:
+        def task():
+            dx = np.matmul(self.W_ih_T, dA[t0:t1])  # W_ih^T da_t     (D, G*H) @ (c, G*H, N)
+            self.dx[t0:t1] = dx.transpose(0, 2, 1)
+            np.matmul(dA[t0:t1], self.x[t0:t1], out=self.P[t0:t1])  # da_t x_t   (c, G*H, D)
+
+        lane.add(task)
+
+    def dW_ih(self) -> np.ndarray:
+        return self.P.sum(axis=0)
 
 
-def _check_truncate(truncate: int | None) -> None:
-    if truncate is not None and (not isinstance(truncate, (int, np.integer)) or truncate < 1):
-        raise ConfigError(f"expected truncate to be None or an int >= 1, found {truncate!r}")
+class _WeightGrad:
+    """dW_hh = sum_t da_t h_{t-1}^T, accumulated from t = T-1 down to 0, one chunk per task."""
+
+    def __init__(self, shape: tuple[int, int], dtype) -> None:
+        self.dW = np.zeros(shape, dtype=dtype)
+        self.tmp = np.empty(shape, dtype=dtype)
+        self.last: int | None = None  # the previous chunk's task: sums keep their order
+
+    def queue(self, lane: Lane, fn) -> None:
+        self.last = lane.add(fn, after=self.last)
 
 
-def _cut(t: int, truncate: int | None) -> bool:
-    """True when the gradient must not flow from step t back to step t - 1 (t = 0 feeds h_0)."""
-    return truncate is not None and t > 0 and t % truncate == 0
-
-
-def _fm(a: np.ndarray) -> np.ndarray:
-    """(T, N, F) time-major -> (T, F, N) feature-major: always a new C-contiguous array, never a view."""
-    return a.transpose(0, 2, 1).copy(order="C")
-
-
-def _tm(a: np.ndarray) -> np.ndarray:
-    """(T, F, N) feature-major -> (T, N, F) time-major: always a new C-contiguous array, never a view."""
-    return a.transpose(0, 2, 1).copy(order="C")
-
-
-def _input_projection(W_ih: np.ndarray, bias: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """W_ih x_t + bias for every step before the loop: (G*H, D), (G*H,), (T, N, D) -> (T, G*H, N)."""
-    xw = np.matmul(W_ih, x.transpose(0, 2, 1))  # (G*H, D) @ (T, D, N): feature-major directly
-    xw += bias[:, None]
-    return xw
-
-
-def _input_grads(W_ih: np.ndarray, dA: np.ndarray, x: np.ndarray):
-    """From dA (T, G*H, N), the gradient reaching W_ih x_t + b_ih: dx (T, N, D), dW_ih, db_ih."""
-    dx = _tm(np.matmul(W_ih.T, dA))  # (D, G*H) @ (T, G*H, N) -> (T, D, N) -> (T, N, D)
-    dW_ih = np.matmul(dA, x).sum(axis=0)  # sum_t da_t x_t^T                  (G*H, D)
-    return dx, dW_ih, dA.sum(axis=(0, 2))
+def _initial_grad(d: np.ndarray | None, H: int, N: int, dtype) -> np.ndarray:
+    """A final-state gradient given as (N, H) (or None) -> a new feature-major (H, N) array."""
+    return np.zeros((H, N), dtype=dtype) if d is None else np.array(d.T, dtype=dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,27 +152,15 @@ def _input_grads(W_ih: np.ndarray, dA: np.ndarray, x: np.ndarray):
 
 
 class RNNCache(NamedTuple):
-    """Saved by :func:`rnn_forward` for :func:`rnn_backward` (feature-major states)."""
+    """Saved by :func:`rnn_forward` for :func:`rnn_backward` (states feature-major)."""
 
     x: np.ndarray  # (T, N, D) inputs
     h: np.ndarray  # (T+1, H, N) states h_0..h_T
     nonlinearity: str
 
 
-def _check_nonlinearity(nonlinearity: str) -> str:
-    if nonlinearity not in ("tanh", "relu"):
-        raise ConfigError(f"expected nonlinearity 'tanh' or 'relu', found {nonlinearity!r}")
-    return nonlinearity
-
-
-def rnn_step(params: Params, x_t: np.ndarray, h_prev: np.ndarray, nonlinearity="tanh"):
-    """One step: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh). x_t (N, D), h_prev (N, H)."""
-    a = x_t @ params[W_IH].T + params[B_IH] + h_prev @ params[W_HH].T + params[B_HH]
-    return np.tanh(a) if _check_nonlinearity(nonlinearity) == "tanh" else np.maximum(a, 0.0)
-
-
 def rnn_forward(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str = "tanh"):
-    """Run a vanilla RNN over a sequence.
+    """Run a vanilla RNN over a sequence: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
 
     Parameters
     ----------
@@ -149,6 +168,7 @@ def rnn_forward(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str
         ``weight_ih_l0`` (H, D), ``weight_hh_l0`` (H, H), ``bias_ih_l0`` (H,), ``bias_hh_l0`` (H,).
     x : ndarray, (T, N, D)
     h0 : ndarray, (N, H)
+    nonlinearity : ``"tanh"`` or ``"relu"``
 
     Returns
     -------
@@ -160,53 +180,91 @@ def rnn_forward(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str
     T, N, _ = x.shape
     W_hh = params[W_HH]
     H = W_hh.shape[0]
-    xw = _input_projection(params[W_IH], params[B_IH] + params[B_HH], x)  # (T, H, N)
     h = np.empty((T + 1, H, N), dtype=x.dtype)
+    xw = np.empty((T, H, N), dtype=x.dtype)
+    hs = np.empty((T, N, H), dtype=x.dtype)
     h[0] = h0.T
-    for t in range(T):
-        a = np.matmul(W_hh, h[t], out=h[t + 1])  # W_hh h_{t-1}
-        a += xw[t]  #                                + W_ih x_t + b
-        if nonlinearity == "tanh":
-            np.tanh(a, out=a)  # h_t = tanh(a_t)
-        else:
-            np.maximum(a, 0.0, out=a)  # h_t = max(a_t, 0)
-    return _tm(h[1:]), RNNCache(x, h, nonlinearity)
+    with _lane(x.shape, 1, H) as lane:
+        chunks = _chunks(T, lane)
+        ready = _project(lane, params[W_IH], params[B_IH] + params[B_HH], x, xw, chunks)
+        for (t0, t1), task in zip(chunks, ready):
+            lane.wait(task)
+            for t in range(t0, t1):
+                a = np.matmul(W_hh, h[t], out=h[t + 1])  # W_hh h_{t-1}          (H, N)
+                a += xw[t]  #                                + W_ih x_t + b
+                if nonlinearity == "tanh":
+                    np.tanh(a, out=a)  # h_t = tanh(a_t)
+                else:
+                    np.maximum(a, 0.0, out=a)  # h_t = max(a_t, 0)
+            _outputs(lane, h, t0, t1, hs)
+        lane.finish()
+    return hs, RNNCache(x, h, nonlinearity)
 
 
-def rnn_backward(
-    params: Params,
-    dhs: np.ndarray,
-    cache: RNNCache,
-    dh_T: np.ndarray | None = None,
-    truncate: int | None = None,
-) -> BPTT:
-    """BPTT for :func:`rnn_forward`. dhs (T, N, H) is dL/dh_t from the loss at each step."""
+def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNCache, dh_T: np.ndarray | None = None,
+                 truncate: int | None = None) -> BPTT:
+    """BPTT for :func:`rnn_forward`.
+
+    Parameters
+    ----------
+    params : dict
+        As for :func:`rnn_forward`.
+    dhs : ndarray, (T, N, H)
+        dL/dh_t from the loss at each step.
+    cache : RNNCache
+        From :func:`rnn_forward` with the same parameters.
+    dh_T : ndarray (N, H), optional
+        Extra gradient on the final state h_T.
+    truncate : int, optional
+        Truncated BPTT window k; None for full BPTT.
+
+    Returns
+    -------
+    BPTT
+        dx (T, N, D), dstate0 = dL/dh_0 (N, H), grads, dh (T, N, H).
+    """
     _check_truncate(truncate)
-    x, h, nonlinearity = cache
+    x, h, relu = cache.x, cache.h, cache.nonlinearity == "relu"
     T, N, H = dhs.shape
     W_hh = params[W_HH]
-    dhs_f = _fm(dhs)  # (T, H, N)
-    dA = np.empty((T, H, N), dtype=dhs.dtype)  # dL/da_t, a_t the pre-activation
-    dW_hh = np.zeros_like(W_hh)
-    tmp = np.empty_like(W_hh)
-    dh_next = np.zeros((H, N), dtype=dhs.dtype) if dh_T is None else np.array(dh_T.T, dtype=dhs.dtype)
-    for t in reversed(range(T)):
-        dh = np.add(dhs_f[t], dh_next, out=dhs_f[t])  # direct + from step t+1 (total dL/dh_t)
-        h_t, da = h[t + 1], dA[t]
-        if nonlinearity == "tanh":
-            np.multiply(h_t, h_t, out=da)
-            np.subtract(1.0, da, out=da)  # tanh'(a) = 1 - h^2
-            da *= dh
+    dtype = dhs.dtype
+    dhs_f = np.empty((T, H, N), dtype=dtype)  # becomes the total dL/dh_t
+    dA = np.empty((T, H, N), dtype=dtype)  # dL/da_t, a_t the pre-activation
+    slope = np.empty((T, H, N), dtype=bool if relu else dtype)  # tanh'(a_t) = 1 - h_t^2, relu' = [h_t > 0]
+    dh_next = _initial_grad(dh_T, H, N, dtype)
+    dWhh = _WeightGrad(W_hh.shape, dtype)
+    grads_in = _InputGrads(params[W_IH], x, dtype)
+
+    def prepare(t0, t1):
+        _transpose_into(dhs_f, dhs, t0, t1)
+        if relu:
+            np.greater(h[t0 + 1 : t1 + 1], 0, out=slope[t0:t1])
         else:
-            np.multiply(dh, h_t > 0, out=da)  # relu'(a) = [a > 0]
-        dW_hh += np.matmul(da, h[t].T, out=tmp)  # dW_hh += da_t h_{t-1}^T
-        if _cut(t, truncate):
-            dh_next = np.zeros_like(dh_next)
-        else:
-            dh_next = W_hh.T @ da  # dL/dh_{t-1} through W_hh
-    dx, dW_ih, db = _input_grads(params[W_IH], dA, x)
-    grads = {W_IH: dW_ih, W_HH: dW_hh, B_IH: db, B_HH: db.copy()}
-    return BPTT(dx, dh_next.T.copy(), grads, _tm(dhs_f))
+            s = np.multiply(h[t0 + 1 : t1 + 1], h[t0 + 1 : t1 + 1], out=slope[t0:t1])
+            np.subtract(1.0, s, out=s)
+
+    def weight_grads(t0, t1):
+        for t in reversed(range(t0, t1)):
+            dWhh.dW += np.matmul(dA[t], h[t].T, out=dWhh.tmp)  # dW_hh += da_t h_{t-1}^T
+
+    with _lane(x.shape, 1, H) as lane:
+        chunks = _chunks(T, lane)[::-1]
+        ready = [lane.add(lambda t0=t0, t1=t1: prepare(t0, t1)) for t0, t1 in chunks]
+        for (t0, t1), task in zip(chunks, ready):
+            lane.wait(task)
+            for t in reversed(range(t0, t1)):
+                dh = np.add(dhs_f[t], dh_next, out=dhs_f[t])  # direct + from step t+1: dL/dh_t
+                np.multiply(dh, slope[t], out=dA[t])  # da_t = dL/dh_t * f'(a_t)
+                if _cut(t, truncate):
+                    dh_next = np.zeros_like(dh_next)
+                else:
+                    dh_next = W_hh.T @ dA[t]  # dL/dh_{t-1} through W_hh
+            dWhh.queue(lane, lambda t0=t0, t1=t1: weight_grads(t0, t1))
+            grads_in.queue(lane, dA, t0, t1)
+        lane.finish()
+    db = dA.sum(axis=(0, 2))
+    grads = {W_IH: grads_in.dW_ih(), W_HH: dWhh.dW, B_IH: db, B_HH: db.copy()}
+    return BPTT(grads_in.dx, dh_next.T.copy(), grads, dhs_f.transpose(0, 2, 1))
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,26 +295,24 @@ class LSTMCache(NamedTuple):
     tanh_c: np.ndarray  # (T, H, N) tanh(c_t)
 
 
-def lstm_step(params: Params, x_t: np.ndarray, state: tuple[np.ndarray, np.ndarray]):
-    """One LSTM step in PyTorch's formulation. Returns (h_t, c_t).
-
-    i = sigma(W_ii x + b_ii + W_hi h + b_hi)     f = sigma(W_if x + b_if + W_hf h + b_hf)
-    g = tanh(W_ig x + b_ig + W_hg h + b_hg)      o = sigma(W_io x + b_io + W_ho h + b_ho)
-    c_t = f * c_{t-1} + i * g                    h_t = o * tanh(c_t)
-    """
-    h_prev, c_prev = state
-    H = h_prev.shape[1]
-    a = x_t @ params[W_IH].T + params[B_IH] + h_prev @ params[W_HH].T + params[B_HH]
-    i, f = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H])
-    g, o = np.tanh(a[:, 2 * H : 3 * H]), sigmoid(a[:, 3 * H :])
-    c = f * c_prev + i * g
-    return o * np.tanh(c), c
-
-
 def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.ndarray]):
-    """Run an LSTM over a sequence. x (T, N, D), state0 = (h0, c0) each (N, H).
+    """Run an LSTM (PyTorch's formulation, see :func:`reference.lstm_step`) over a sequence.
 
-    Returns hs (T, N, H) and the cache (its ``h[-1]``, ``c[-1]`` are the final state, transposed).
+    Parameters
+    ----------
+    params : dict
+        ``weight_ih_l0`` (4H, D), ``weight_hh_l0`` (4H, H), ``bias_ih_l0`` (4H,),
+        ``bias_hh_l0`` (4H,); gate blocks i, f, g, o.
+    x : ndarray, (T, N, D)
+    state0 : pair of ndarray
+        (h0, c0), each (N, H).
+
+    Returns
+    -------
+    hs : ndarray, (T, N, H)
+        h_1..h_T.
+    cache : LSTMCache
+        Its ``h[-1]`` and ``c[-1]`` (H, N) are the final state, transposed.
     """
     T, N, _ = x.shape
     H = params[W_HH].shape[1]
@@ -264,91 +320,137 @@ def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.nda
     perm = _lstm_perm(H)
     half = _half_rows(H3, H, x.dtype)  # i, f, o rows pre-scaled by 1/2
     W_hh = params[W_HH][perm] * half  # (4H, H)
-    xw = _input_projection(params[W_IH][perm] * half, (params[B_IH] + params[B_HH])[perm] * half[:, 0], x)
+    W_ih = params[W_IH][perm] * half  # (4H, D)
+    bias = (params[B_IH] + params[B_HH])[perm] * half[:, 0]
     h = np.empty((T + 1, H, N), dtype=x.dtype)
     c = np.empty((T + 1, H, N), dtype=x.dtype)
     gates = np.empty((T, 4 * H, N), dtype=x.dtype)
     tanh_c = np.empty((T, H, N), dtype=x.dtype)
+    xw = np.empty((T, 4 * H, N), dtype=x.dtype)
+    hs = np.empty((T, N, H), dtype=x.dtype)
     ig = np.empty((H, N), dtype=x.dtype)
     h[0], c[0] = state0[0].T, state0[1].T
-    for t in range(T):
-        a = np.matmul(W_hh, h[t], out=gates[t])  # W_hh h_{t-1}            (4H, N)
-        a += xw[t]  #                                 + W_ih x_t + b
-        np.tanh(a, out=a)  # tanh(a/2) for i, f, o (pre-scaled); g = tanh(a)
-        s = a[:H3]
-        s *= 0.5
-        s += 0.5  # i, f, o = (1 + tanh(a/2)) / 2 = sigma(a)
-        i, f, o, g = a[:H], a[H : 2 * H], a[2 * H : H3], a[H3:]
-        ct = np.multiply(f, c[t], out=c[t + 1])  # c_t = f * c_{t-1}
-        ct += np.multiply(i, g, out=ig)  #                  + i * g
-        np.tanh(ct, out=tanh_c[t])
-        np.multiply(o, tanh_c[t], out=h[t + 1])  # h_t = o * tanh(c_t)
-    return _tm(h[1:]), LSTMCache(x, h, c, gates, tanh_c)
+    with _lane(x.shape, 4, H) as lane:
+        chunks = _chunks(T, lane)
+        ready = _project(lane, W_ih, bias, x, xw, chunks)
+        for (t0, t1), task in zip(chunks, ready):
+            lane.wait(task)
+            for t in range(t0, t1):
+                a = np.matmul(W_hh, h[t], out=gates[t])  # W_hh h_{t-1}        (4H, N)
+                a += xw[t]  #                                 + W_ih x_t + b
+                np.tanh(a, out=a)  # tanh(a/2) for i, f, o (pre-scaled); g = tanh(a)
+                s = a[:H3]
+                s *= 0.5
+                s += 0.5  # i, f, o = (1 + tanh(a/2)) / 2 = sigma(a)
+                i, f, o, g = a[:H], a[H : 2 * H], a[2 * H : H3], a[H3:]
+                ct = np.multiply(f, c[t], out=c[t + 1])  # c_t = f * c_{t-1}
+                ct += np.multiply(i, g, out=ig)  #                  + i * g
+                np.tanh(ct, out=tanh_c[t])
+                np.multiply(o, tanh_c[t], out=h[t + 1])  # h_t = o * tanh(c_t)
+            _outputs(lane, h, t0, t1, hs)
+        lane.finish()
+    return hs, LSTMCache(x, h, c, gates, tanh_c)
 
 
-def lstm_backward(
-    params: Params,
-    dhs: np.ndarray,
-    cache: LSTMCache,
-    dstate_T: tuple[np.ndarray | None, np.ndarray | None] | None = None,
-    truncate: int | None = None,
-) -> BPTT:
-    """BPTT for :func:`lstm_forward`. dhs (T, N, H); dstate_T = (dh_T, dc_T), either may be None."""
+def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMCache,
+                  dstate_T: tuple[np.ndarray | None, np.ndarray | None] | None = None,
+                  truncate: int | None = None) -> BPTT:
+    """BPTT for :func:`lstm_forward`.
+
+    Per step, from the total dL/dh_t = dh and the cell gradient dc_next = dL/dc_t arriving from
+    step t+1 (internal gate order i, f, o, g)::
+
+        dc  = dc_next + dh * o * (1 - tanh(c_t)^2)
+        da_i = dc * g * i (1 - i)          da_f = dc * c_{t-1} * f (1 - f)
+        da_o = dh * tanh(c_t) * o (1 - o)   da_g = dc * i * (1 - g^2)
+        dL/dh_{t-1} = W_hh^T da_t          dL/dc_{t-1} = dc * f
+
+    Parameters
+    ----------
+    params : dict
+        As for :func:`lstm_forward`.
+    dhs : ndarray, (T, N, H)
+        dL/dh_t from the loss at each step.
+    cache : LSTMCache
+        From :func:`lstm_forward` with the same parameters.
+    dstate_T : pair, optional
+        (dh_T, dc_T), extra gradients on the final state, each (N, H) or None.
+    truncate : int, optional
+        Truncated BPTT window k; None for full BPTT.
+
+    Returns
+    -------
+    BPTT
+        dx (T, N, D), dstate0 = (dh0, dc0), grads in torch's layout, dh (T, N, H).
+    """
     _check_truncate(truncate)
-    x, h, c, gates, tanh_c = cache
+    x, h, c, gates, tanh_c = cache.x, cache.h, cache.c, cache.gates, cache.tanh_c
     T, N, H = dhs.shape
     H3 = 3 * H
+    dtype = dhs.dtype
     perm = _lstm_perm(H)
     W_hh = params[W_HH][perm]  # (4H, H) internal order, unscaled
     dh_T, dc_T = dstate_T if dstate_T is not None else (None, None)
-    dh_next = np.zeros((H, N), dtype=dhs.dtype) if dh_T is None else np.array(dh_T.T, dtype=dhs.dtype)
-    dc_next = np.zeros((H, N), dtype=dhs.dtype) if dc_T is None else np.array(dc_T.T, dtype=dhs.dtype)
-    dhs_f = _fm(dhs)  # (T, H, N), becomes the total dL/dh_t
-    dA = np.empty((T, 4 * H, N), dtype=dhs.dtype)  # dL/d(pre-activations), internal order
-    dW_hh = np.zeros_like(W_hh)
-    tmp = np.empty_like(W_hh)
-    dc = np.empty((H, N), dtype=dhs.dtype)
-    ds = np.empty((H3, N), dtype=dhs.dtype)
-    for t in reversed(range(T)):
-        g_t, da, tc = gates[t], dA[t], tanh_c[t]
-        i, f, o, g = g_t[:H], g_t[H : 2 * H], g_t[2 * H : H3], g_t[H3:]
-        dh = np.add(dhs_f[t], dh_next, out=dhs_f[t])
-        # dc = dc_next + dh * o * (1 - tanh(c)^2)
-        np.multiply(tc, tc, out=dc)
-        np.subtract(1.0, dc, out=dc)
-        dc *= o
-        dc *= dh
-        dc += dc_next
-        np.multiply(dc, g, out=da[:H])  # di = dc * g
-        np.multiply(dc, c[t], out=da[H : 2 * H])  # df = dc * c_{t-1}
-        np.multiply(dh, tc, out=da[2 * H : H3])  # do = dh * tanh(c)
-        np.multiply(dc, i, out=da[H3:])  # dg = dc * i
-        # through the nonlinearities: sigma' = s (1 - s), tanh' = 1 - g^2
-        s = g_t[:H3]
+    dh_next = _initial_grad(dh_T, H, N, dtype)
+    dc_next = _initial_grad(dc_T, H, N, dtype)
+    dhs_f = np.empty((T, H, N), dtype=dtype)  # becomes the total dL/dh_t
+    dA = np.empty((T, 4 * H, N), dtype=dtype)  # dL/d(pre-activations), internal order
+    dsig = np.empty((T, 4 * H, N), dtype=dtype)  # s (1 - s) for i, f, o; 1 - g^2 for g
+    odc = np.empty((T, H, N), dtype=dtype)  # o (1 - tanh(c)^2): dh -> dc
+    dc = np.empty((H, N), dtype=dtype)
+    dWhh = _WeightGrad(W_hh.shape, dtype)
+    grads_in = _InputGrads(params[W_IH][perm], x, dtype)
+
+    def prepare(t0, t1):  # what does not depend on the gradient, for steps t0..t1-1
+        _transpose_into(dhs_f, dhs, t0, t1)
+        k = np.multiply(tanh_c[t0:t1], tanh_c[t0:t1], out=odc[t0:t1])
+        np.subtract(1.0, k, out=k)
+        k *= gates[t0:t1, 2 * H : H3]  # o (1 - tanh(c)^2)
+        s, ds = gates[t0:t1, :H3], dsig[t0:t1, :H3]
         np.subtract(1.0, s, out=ds)
-        ds *= s
-        da[:H3] *= ds
-        np.multiply(g, g, out=ds[:H])
-        np.subtract(1.0, ds[:H], out=ds[:H])
-        da[H3:] *= ds[:H]
-        dW_hh += np.matmul(da, h[t].T, out=tmp)  # dW_hh += da_t h_{t-1}^T
-        if _cut(t, truncate):
-            dh_next = np.zeros_like(dh_next)
-            dc_next = np.zeros_like(dc_next)
-        else:
-            dh_next = W_hh.T @ da  # dL/dh_{t-1}
-            dc_next = dc * f  # dL/dc_{t-1}: the additive cell path
-    dx, dW_ih, db = _input_grads(params[W_IH][perm], dA, x)
+        ds *= s  # sigma' = s (1 - s)
+        g, dg = gates[t0:t1, H3:], dsig[t0:t1, H3:]
+        np.multiply(g, g, out=dg)
+        np.subtract(1.0, dg, out=dg)  # tanh' = 1 - g^2
+
+    def weight_grads(t0, t1):
+        for t in reversed(range(t0, t1)):
+            dWhh.dW += np.matmul(dA[t], h[t].T, out=dWhh.tmp)  # dW_hh += da_t h_{t-1}^T
+
+    with _lane(x.shape, 4, H) as lane:
+        chunks = _chunks(T, lane)[::-1]
+        ready = [lane.add(lambda t0=t0, t1=t1: prepare(t0, t1)) for t0, t1 in chunks]
+        for (t0, t1), task in zip(chunks, ready):
+            lane.wait(task)
+            for t in reversed(range(t0, t1)):
+                g_t, da, tc = gates[t], dA[t], tanh_c[t]
+                i, f, g = g_t[:H], g_t[H : 2 * H], g_t[H3:]
+                dh = np.add(dhs_f[t], dh_next, out=dhs_f[t])  # direct + from step t+1: dL/dh_t
+                np.multiply(odc[t], dh, out=dc)
+                dc += dc_next  # dc = dc_next + dh * o * (1 - tanh(c_t)^2)
+                np.multiply(dc, g, out=da[:H])  # di = dc * g
+                np.multiply(dc, c[t], out=da[H : 2 * H])  # df = dc * c_{t-1}
+                np.multiply(dh, tc, out=da[2 * H : H3])  # do = dh * tanh(c_t)
+                np.multiply(dc, i, out=da[H3:])  # dg = dc * i
+                da *= dsig[t]  # through sigma' and tanh'
+                if _cut(t, truncate):
+                    dh_next = np.zeros_like(dh_next)
+                    dc_next = np.zeros_like(dc_next)
+                else:
+                    dh_next = W_hh.T @ da  # dL/dh_{t-1}
+                    dc_next = dc * f  # dL/dc_{t-1}: the additive cell path
+            dWhh.queue(lane, lambda t0=t0, t1=t1: weight_grads(t0, t1))
+            grads_in.queue(lane, dA, t0, t1)
+        lane.finish()
+    db = dA.sum(axis=(0, 2))
     inv = np.argsort(perm)  # internal i, f, o, g -> torch's i, f, g, o
-    grads = {W_IH: dW_ih[inv], W_HH: dW_hh[inv], B_IH: db[inv], B_HH: db[inv]}
-    return BPTT(dx, (dh_next.T.copy(), dc_next.T.copy()), grads, _tm(dhs_f))
+    grads = {W_IH: grads_in.dW_ih()[inv], W_HH: dWhh.dW[inv], B_IH: db[inv], B_HH: db[inv]}
+    return BPTT(grads_in.dx, (dh_next.T.copy(), dc_next.T.copy()), grads, dhs_f.transpose(0, 2, 1))
 
 
 # --------------------------------------------------------------------------------------------
 # GRU
 # --------------------------------------------------------------------------------------------
-
-GRU_VARIANTS = ("torch", "cho")
 
 
 class GRUCache(NamedTuple):
@@ -361,36 +463,24 @@ class GRUCache(NamedTuple):
     variant: str
 
 
-def check_gru_variant(variant: str) -> str:
-    if variant not in GRU_VARIANTS:
-        raise ConfigError(f"expected GRU variant 'torch' or 'cho', found {variant!r}")
-    return variant
-
-
-def gru_step(params: Params, x_t: np.ndarray, h_prev: np.ndarray, variant: str = "torch"):
-    """One GRU step.
-
-    r = sigma(W_ir x + b_ir + W_hr h + b_hr)     z = sigma(W_iz x + b_iz + W_hz h + b_hz)
-    torch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn))   (PyTorch applies r after W_hn h + b_hn)
-    cho:   n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)   (Cho et al. 2014)
-    h_t = (1 - z) * n + z * h_{t-1}
-    """
-    check_gru_variant(variant)
-    H = h_prev.shape[1]
-    W_ih, W_hh, b_ih, b_hh = (params[k] for k in PARAM_NAMES)
-    gi = x_t @ W_ih.T + b_ih
-    gh_rz = h_prev @ W_hh[: 2 * H].T + b_hh[: 2 * H]
-    r = sigmoid(gi[:, :H] + gh_rz[:, :H])
-    z = sigmoid(gi[:, H : 2 * H] + gh_rz[:, H:])
-    if variant == "torch":
-        n = np.tanh(gi[:, 2 * H :] + r * (h_prev @ W_hh[2 * H :].T + b_hh[2 * H :]))
-    else:
-        n = np.tanh(gi[:, 2 * H :] + (r * h_prev) @ W_hh[2 * H :].T + b_hh[2 * H :])
-    return (1.0 - z) * n + z * h_prev
-
-
 def gru_forward(params: Params, x: np.ndarray, h0: np.ndarray, variant: str = "torch"):
-    """Run a GRU over a sequence. x (T, N, D), h0 (N, H). Returns hs (T, N, H) and the cache."""
+    """Run a GRU (see :func:`reference.gru_step`) over a sequence.
+
+    Parameters
+    ----------
+    params : dict
+        ``weight_ih_l0`` (3H, D), ``weight_hh_l0`` (3H, H), ``bias_ih_l0`` (3H,),
+        ``bias_hh_l0`` (3H,); gate blocks r, z, n.
+    x : ndarray, (T, N, D)
+    h0 : ndarray, (N, H)
+    variant : ``"torch"`` or ``"cho"``
+
+    Returns
+    -------
+    hs : ndarray, (T, N, H)
+        h_1..h_T.
+    cache : GRUCache
+    """
     check_gru_variant(variant)
     T, N, _ = x.shape
     W_ih, W_hh, b_ih, b_hh = (params[k] for k in PARAM_NAMES)
@@ -399,7 +489,6 @@ def gru_forward(params: Params, x: np.ndarray, h0: np.ndarray, variant: str = "t
     half = _half_rows(H2, H, x.dtype)  # r, z rows pre-scaled by 1/2
     bias = b_ih.copy()
     bias[:H2] += b_hh[:H2]  # r, z: both biases fold into the input projection; n: only b_in
-    xw = _input_projection(W_ih * half, bias * half[:, 0], x)  # (T, 3H, N)
     W_rz = W_hh[:H2] * 0.5  # (2H, H), pre-scaled
     W_n = W_hh[H2:]  # (H, H)
     W_all = np.concatenate([W_rz, W_n])  # torch variant: one product for r, z and W_hn h
@@ -407,96 +496,152 @@ def gru_forward(params: Params, x: np.ndarray, h0: np.ndarray, variant: str = "t
     h = np.empty((T + 1, H, N), dtype=x.dtype)
     gates = np.empty((T, 3 * H, N), dtype=x.dtype)
     hn = np.empty((T, H, N), dtype=x.dtype)
+    xw = np.empty((T, 3 * H, N), dtype=x.dtype)
+    hs = np.empty((T, N, H), dtype=x.dtype)
     h[0] = h0.T
-    for t in range(T):
-        g = gates[t]
-        r, z, n = g[:H], g[H:H2], g[H2:]
-        if variant == "torch":
-            np.matmul(W_all, h[t], out=g)  # [W_rz h / 2; W_hn h]
-            np.add(n, b_hn, out=hn[t])  # W_hn h + b_hn
-        else:
-            np.matmul(W_rz, h[t], out=g[:H2])
-        rz = g[:H2]
-        rz += xw[t, :H2]
-        np.tanh(rz, out=rz)
-        rz *= 0.5
-        rz += 0.5  # r, z = sigma(.)
-        if variant == "torch":
-            np.multiply(r, hn[t], out=n)  # r * (W_hn h + b_hn)
-        else:
-            np.multiply(r, h[t], out=hn[t])  # r * h
-            np.matmul(W_n, hn[t], out=n)  # W_hn (r * h)
-            n += b_hn
-        n += xw[t, H2:]
-        np.tanh(n, out=n)
-        # h_t = (1 - z) * n + z * h_{t-1} = n + z * (h_{t-1} - n)
-        ht = np.subtract(h[t], n, out=h[t + 1])
-        ht *= z
-        ht += n
-    return _tm(h[1:]), GRUCache(x, h, gates, hn, variant)
+    with _lane(x.shape, 3, H) as lane:
+        chunks = _chunks(T, lane)
+        ready = _project(lane, W_ih * half, bias * half[:, 0], x, xw, chunks)
+        for (t0, t1), task in zip(chunks, ready):
+            lane.wait(task)
+            for t in range(t0, t1):
+                g = gates[t]
+                r, z, n = g[:H], g[H:H2], g[H2:]
+                if variant == "torch":
+                    np.matmul(W_all, h[t], out=g)  # [W_rz h / 2; W_hn h]
+                    np.add(n, b_hn, out=hn[t])  # W_hn h + b_hn
+                else:
+                    np.matmul(W_rz, h[t], out=g[:H2])
+                rz = g[:H2]
+                rz += xw[t, :H2]
+                np.tanh(rz, out=rz)
+                rz *= 0.5
+                rz += 0.5  # r, z = sigma(.)
+                if variant == "torch":
+                    np.multiply(r, hn[t], out=n)  # r * (W_hn h + b_hn)
+                else:
+                    np.multiply(r, h[t], out=hn[t])  # r * h
+                    np.matmul(W_n, hn[t], out=n)  # W_hn (r * h)
+                    n += b_hn
+                n += xw[t, H2:]
+                np.tanh(n, out=n)
+                # h_t = (1 - z) * n + z * h_{t-1} = n + z * (h_{t-1} - n)
+                ht = np.subtract(h[t], n, out=h[t + 1])
+                ht *= z
+                ht += n
+            _outputs(lane, h, t0, t1, hs)
+        lane.finish()
+    return hs, GRUCache(x, h, gates, hn, variant)
 
 
-def gru_backward(
-    params: Params,
-    dhs: np.ndarray,
-    cache: GRUCache,
-    dh_T: np.ndarray | None = None,
-    truncate: int | None = None,
-) -> BPTT:
-    """BPTT for :func:`gru_forward`. dhs (T, N, H) is dL/dh_t from the loss at each step."""
+def gru_backward(params: Params, dhs: np.ndarray, cache: GRUCache, dh_T: np.ndarray | None = None,
+                 truncate: int | None = None) -> BPTT:
+    """BPTT for :func:`gru_forward`.
+
+    Per step, from the total dL/dh_t = dh::
+
+        dz = dh * (h_{t-1} - n)               da_z = dz * z (1 - z)
+        da_n = dh * (1 - n^2) * (1 - z)       (reaches W_in x + b_in)
+        torch: d(W_hn h + b_hn) = da_n * r     da_r = da_n * (W_hn h + b_hn) * r (1 - r)
+        cho:   d(r h) = W_hn^T da_n            da_r = d(r h) * h_{t-1} * r (1 - r)
+        dL/dh_{t-1} = dh * z + W_hh^T [da_r; da_z; d(W_hn h + b_hn)]   (cho: + d(r h) * r)
+
+    Parameters
+    ----------
+    params : dict
+        As for :func:`gru_forward`.
+    dhs : ndarray, (T, N, H)
+        dL/dh_t from the loss at each step.
+    cache : GRUCache
+        From :func:`gru_forward` with the same parameters.
+    dh_T : ndarray (N, H), optional
+        Extra gradient on the final state h_T.
+    truncate : int, optional
+        Truncated BPTT window k; None for full BPTT.
+
+    Returns
+    -------
+    BPTT
+        dx (T, N, D), dstate0 = dL/dh_0 (N, H), grads, dh (T, N, H).
+    """
     _check_truncate(truncate)
-    x, h, gates, hn, variant = cache
+    x, h, gates, hn, variant = cache.x, cache.h, cache.gates, cache.hn, cache.variant
+    torch_variant = variant == "torch"
     T, N, H = dhs.shape
     H2 = 2 * H
+    dtype = dhs.dtype
     W_hh = params[W_HH]
     W_rz, W_n = W_hh[:H2], W_hh[H2:]  # (2H, H), (H, H)
-    dhs_f = _fm(dhs)
-    dA_in = np.empty((T, 3 * H, N), dtype=dhs.dtype)  # reaches W_ih x + b_ih
-    dA_h = np.empty((3 * H, N), dtype=dhs.dtype)  # reaches W_hh (.) + b_hh, this step
-    dW_hh = np.zeros_like(W_hh)
-    db_hh = np.zeros(3 * H, dtype=dhs.dtype)
-    tmp = np.empty_like(W_hh)
-    dz = np.empty((H, N), dtype=dhs.dtype)
-    dh_next = np.zeros((H, N), dtype=dhs.dtype) if dh_T is None else np.array(dh_T.T, dtype=dhs.dtype)
-    for t in reversed(range(T)):
-        g = gates[t]
-        r, z, n = g[:H], g[H:H2], g[H2:]
-        h_prev = h[t]
-        din = dA_in[t]
-        dar, daz, dan = din[:H], din[H:H2], din[H2:]
-        dh = np.add(dhs_f[t], dh_next, out=dhs_f[t])
-        np.subtract(h_prev, n, out=dz)
-        dz *= dh  # dz = dh * (h_{t-1} - n)
-        np.multiply(n, n, out=dan)
-        np.subtract(1.0, dan, out=dan)
-        dan *= dh
-        dan *= 1.0 - z  # dn through tanh: dh * (1 - z) * (1 - n^2)
-        if variant == "torch":
-            np.multiply(dan, r, out=dA_h[H2:])  # d(W_hn h + b_hn) = dan * r
-            np.multiply(dan, hn[t], out=dar)  # dr = dan * (W_hn h + b_hn)
-        else:
-            dA_h[H2:] = dan  # d(W_hn (r h) + b_hn) = dan
-            drh = W_n.T @ dan  # d(r * h)
-            np.multiply(drh, h_prev, out=dar)  # dr = d(r h) * h
-        dar *= r * (1.0 - r)  # through sigma
-        np.multiply(z, 1.0 - z, out=daz)
-        daz *= dz
-        dA_h[:H2] = din[:H2]
-        if variant == "torch":
-            dW_hh += np.matmul(dA_h, h_prev.T, out=tmp)
-        else:
-            dW_hh[:H2] += dA_h[:H2] @ h_prev.T
-            dW_hh[H2:] += dA_h[H2:] @ hn[t].T  # W_hn multiplies r * h_{t-1}
-        db_hh += dA_h.sum(axis=1)
-        if _cut(t, truncate):
-            dh_next = np.zeros_like(dh_next)
-            continue
-        dh_next = dh * z  # direct path through z * h_{t-1}
-        if variant == "torch":
-            dh_next += W_hh.T @ dA_h  # through r, z and W_hn h
-        else:
-            dh_next += W_rz.T @ dA_h[:H2]  # through r and z
-            dh_next += drh * r  # through r * h
-    dx, dW_ih, db_ih = _input_grads(params[W_IH], dA_in, x)
-    grads = {W_IH: dW_ih, W_HH: dW_hh, B_IH: db_ih, B_HH: db_hh}
-    return BPTT(dx, dh_next.T.copy(), grads, _tm(dhs_f))
+    dhs_f = np.empty((T, H, N), dtype=dtype)  # becomes the total dL/dh_t
+    dA_in = np.empty((T, 3 * H, N), dtype=dtype)  # reaches W_ih x + b_ih
+    dA_h = np.empty((T, 3 * H, N), dtype=dtype)  # reaches W_hh (.) + b_hh
+    hmn = np.empty((T, H, N), dtype=dtype)  # h_{t-1} - n
+    dtanh_n = np.empty((T, H, N), dtype=dtype)  # 1 - n^2
+    one_z = np.empty((T, H, N), dtype=dtype)  # 1 - z
+    dsig = np.empty((T, H2, N), dtype=dtype)  # r (1 - r), z (1 - z)
+    dz = np.empty((H, N), dtype=dtype)
+    tmp = np.empty((H, N), dtype=dtype)
+    drh = np.empty((H, N), dtype=dtype)
+    dh_next = _initial_grad(dh_T, H, N, dtype)
+    dWhh = _WeightGrad(W_hh.shape, dtype)
+    db_hh = np.zeros(3 * H, dtype=dtype)
+    grads_in = _InputGrads(params[W_IH], x, dtype)
+
+    def prepare(t0, t1):  # what does not depend on the gradient, for steps t0..t1-1
+        _transpose_into(dhs_f, dhs, t0, t1)
+        g = gates[t0:t1]
+        r, z, n = g[:, :H], g[:, H:H2], g[:, H2:]
+        np.subtract(h[t0:t1], n, out=hmn[t0:t1])
+        d = np.multiply(n, n, out=dtanh_n[t0:t1])
+        np.subtract(1.0, d, out=d)
+        np.subtract(1.0, z, out=one_z[t0:t1])
+        np.multiply(r, 1.0 - r, out=dsig[t0:t1, :H])
+        np.multiply(z, one_z[t0:t1], out=dsig[t0:t1, H:])
+
+    def weight_grads(t0, t1):
+        for t in reversed(range(t0, t1)):
+            if torch_variant:
+                dWhh.dW += np.matmul(dA_h[t], h[t].T, out=dWhh.tmp)  # dW_hh += da_t h_{t-1}^T
+            else:
+                dWhh.dW[:H2] += dA_h[t, :H2] @ h[t].T
+                dWhh.dW[H2:] += dA_h[t, H2:] @ hn[t].T  # W_hn multiplies r * h_{t-1}
+            db_hh[:] += dA_h[t].sum(axis=1)
+
+    with _lane(x.shape, 3, H) as lane:
+        chunks = _chunks(T, lane)[::-1]
+        ready = [lane.add(lambda t0=t0, t1=t1: prepare(t0, t1)) for t0, t1 in chunks]
+        for (t0, t1), task in zip(chunks, ready):
+            lane.wait(task)
+            for t in reversed(range(t0, t1)):
+                g = gates[t]
+                r, z = g[:H], g[H:H2]
+                dah, dan = dA_h[t], dA_in[t, H2:]
+                dar, daz = dah[:H], dah[H:H2]
+                dh = np.add(dhs_f[t], dh_next, out=dhs_f[t])  # direct + from step t+1: dL/dh_t
+                np.multiply(hmn[t], dh, out=dz)  # dz = dh * (h_{t-1} - n)
+                np.multiply(dtanh_n[t], dh, out=dan)
+                dan *= one_z[t]  # da_n = dh * (1 - z) * (1 - n^2)
+                if torch_variant:
+                    np.multiply(dan, r, out=dah[H2:])  # d(W_hn h + b_hn) = da_n * r
+                    np.multiply(dan, hn[t], out=dar)  # dr = da_n * (W_hn h + b_hn)
+                else:
+                    dah[H2:] = dan  # d(W_hn (r h) + b_hn) = da_n
+                    np.matmul(W_n.T, dan, out=drh)  # d(r * h)
+                    np.multiply(drh, h[t], out=dar)  # dr = d(r h) * h_{t-1}
+                dar *= dsig[t, :H]  # through sigma
+                np.multiply(dsig[t, H:], dz, out=daz)
+                if _cut(t, truncate):
+                    dh_next = np.zeros_like(dh_next)
+                    continue
+                dh_next = dh * z  # direct path through z * h_{t-1}
+                if torch_variant:
+                    dh_next += np.matmul(W_hh.T, dah, out=tmp)  # through r, z and W_hn h
+                else:
+                    dh_next += np.matmul(W_rz.T, dah[:H2], out=tmp)  # through r and z
+                    dh_next += drh * r  # through r * h
+            dA_in[t0:t1, :H2] = dA_h[t0:t1, :H2]  # r and z reach both sides alike
+            dWhh.queue(lane, lambda t0=t0, t1=t1: weight_grads(t0, t1))
+            grads_in.queue(lane, dA_in, t0, t1)
+        lane.finish()
+    grads = {W_IH: grads_in.dW_ih(), W_HH: dWhh.dW, B_IH: dA_in.sum(axis=(0, 2)), B_HH: db_hh}
+    return BPTT(grads_in.dx, dh_next.T.copy(), grads, dhs_f.transpose(0, 2, 1))
