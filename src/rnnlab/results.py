@@ -415,6 +415,65 @@ def ensure_writable_dir(path: str | Path) -> Path:
     return path
 
 
+UNITS_CONFIG = "config.json"
+
+
+def prepare_units(folder: str | Path, config: dict[str, Any], resume: bool, units: str, section: str) -> Path:
+    """A folder of a section's finished units of work (Q1's runs, the exercises' parts).
+
+    The folder records the config its units belong to in ``config.json``. Without ``resume``
+    an existing folder is removed (said on stderr) and a fresh one records ``config``. With
+    ``resume`` the folder must record the same config, checked before any work.
+
+    Parameters
+    ----------
+    folder : path
+    config : dict
+        The section's config without ``resume`` itself (JSON-able).
+    resume : bool
+    units : str
+        What the folder holds, for messages (``"runs"``, ``"parts"``).
+    section : str
+        The section's name, for messages.
+
+    Raises
+    ------
+    ConfigError
+        On ``resume`` when the folder belongs to another config.
+    DataError
+        On ``resume`` when the config file is unreadable, or unit files lie there without one.
+    """
+    from rnnlab.errors import ConfigError
+
+    folder = Path(folder)
+    wanted = to_jsonable(config)
+    record = folder / UNITS_CONFIG
+    if resume and record.exists():
+        saved = read_json(record, f"the config of the finished {section} {units}")
+        if not isinstance(saved, dict):
+            raise DataError(f"expected a config object in {record}, found {type(saved).__name__}")
+        different = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+        if different:
+            shown = ", ".join(f"{k}: {wanted.get(k)!r}" for k in different[:3])
+            found = ", ".join(f"{k}: {saved.get(k)!r}" for k in different[:3])
+            raise ConfigError(f"expected the {units} in {folder} to come from this config to resume "
+                              f"({shown}), found another ({found}) in {record}; run without --resume "
+                              "to start over")
+        return folder
+    if resume and folder.is_dir() and any(p.suffix == ".json" for p in folder.iterdir()):
+        raise DataError(f"expected {record} to resume the {units} in {folder}, found no such file")
+    if folder.exists() and not resume:
+        import shutil
+        import sys
+
+        shutil.rmtree(folder)
+        print(f"{section}: cleared the previous finished {units} in {folder} (use --resume to reuse them)",
+              file=sys.stderr)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(record, wanted)
+    return folder
+
+
 def observations_markdown(title: str, observations: list[str]) -> str:
     """The text of ``observations.md``: the title, then one bullet per sentence."""
     lines = [f"# {title}", ""]

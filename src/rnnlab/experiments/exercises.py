@@ -22,8 +22,6 @@ tables, text blocks, figures (:mod:`rnnlab.viz.exercises`) and sentences
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.errors import ConfigError, DataError
+from rnnlab.errors import DataError
 from rnnlab.experiments.base import (
     Figure,
     Presentation,
@@ -385,52 +383,21 @@ def _parts_config(config: Config) -> dict:
 
 
 def prepare_parts(config: Config, out_dir: Path) -> dict[str, dict]:
-    """The folder of finished parts, checked for ``--resume`` (before any work) or cleared.
-
-    Each finished part is saved as ``parts/<part>.json`` (``{"part", "seconds", "metrics"}``)
-    beside ``parts/config.json``, the config without ``resume``. Without ``resume`` an existing
-    folder is removed (said on stderr). With ``resume`` the folder must record the same config
-    and every part file must read back whole.
-
-    Returns
-    -------
-    dict
-        part name -> its saved record, the parts to reuse (empty without ``resume``).
+    """The finished parts to reuse: ``parts/<part>.json`` (``{"part", "seconds", "metrics"}``)
+    in a folder checked for ``--resume`` (before any work) or cleared
+    (:func:`rnnlab.results.prepare_units`). Empty without ``resume``.
 
     Raises
     ------
-    ConfigError
-        On ``resume`` when the folder belongs to another config.
-    DataError
-        On ``resume`` when the config file or a part file is unreadable or malformed, or part
-        files lie there without a config file.
+    ConfigError, DataError
+        On ``resume``: another config, or an unreadable or malformed config or part file.
     """
-    from rnnlab.results import read_json, write_json
+    from rnnlab.results import prepare_units
 
-    parts = Path(out_dir) / PARTS_DIR
-    wanted = _parts_config(config)
-    saved_parts = [parts / f"{key}.json" for key in PARTS if (parts / f"{key}.json").exists()]
-    if config.resume and (parts / PARTS_CONFIG).exists():
-        saved = read_json(parts / PARTS_CONFIG, "the config of the finished exercise parts")
-        if not isinstance(saved, dict):
-            raise DataError(f"expected a config object in {parts / PARTS_CONFIG}, found {type(saved).__name__}")
-        different = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
-        if different:
-            shown = ", ".join(f"{k}: {wanted.get(k)!r}" for k in different[:3])
-            found = ", ".join(f"{k}: {saved.get(k)!r}" for k in different[:3])
-            raise ConfigError(f"expected the parts in {parts} to come from this config to resume ({shown}), "
-                              f"found another ({found}) in {parts / PARTS_CONFIG}; run without --resume "
-                              "to start over")
-        return {path.stem: _read_part(path) for path in saved_parts}
-    if config.resume and saved_parts:
-        raise DataError(f"expected {parts / PARTS_CONFIG} to resume the parts in {parts}, found no such file")
-    if parts.exists() and not config.resume:
-        shutil.rmtree(parts)
-        print(f"exercises: cleared the previous finished parts in {parts} (use --resume to reuse them)",
-              file=sys.stderr)
-    parts.mkdir(parents=True, exist_ok=True)
-    write_json(parts / PARTS_CONFIG, wanted)
-    return {}
+    parts = prepare_units(Path(out_dir) / PARTS_DIR, _parts_config(config), config.resume, "parts", NAME)
+    if not config.resume:
+        return {}
+    return {key: _read_part(parts / f"{key}.json") for key in PARTS if (parts / f"{key}.json").exists()}
 
 
 def _read_part(path: Path) -> dict:

@@ -14,8 +14,6 @@ Data flow: :mod:`rnnlab.data.toy` (tasks) -> :mod:`rnnlab.train.scratch_loop` (t
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -402,42 +400,11 @@ def _runs_config(config: Config) -> dict:
 
 
 def prepare_runs(config: Config, out_dir: Path) -> Path:
-    """The folder of finished (task, cell, seed) runs, checked for ``--resume`` or cleared.
+    """The folder of finished (task, cell, seed) runs, checked for ``--resume`` or cleared
+    (:func:`rnnlab.results.prepare_units`)."""
+    from rnnlab.results import prepare_units
 
-    Without ``resume`` an existing folder is removed (said on stderr) and a fresh one records
-    the config. With ``resume`` the folder must record the same config.
-
-    Raises
-    ------
-    ConfigError
-        On ``resume`` when the folder belongs to another config.
-    DataError
-        On ``resume`` when the folder's config file is unreadable.
-    """
-    from rnnlab.errors import ConfigError
-    from rnnlab.results import read_json, write_json
-
-    runs = Path(out_dir) / RUNS_DIR
-    wanted = json_roundtrip(_runs_config(config))
-    if config.resume and (runs / RUNS_CONFIG).exists():
-        saved = read_json(runs / RUNS_CONFIG, "the config of the finished Q1 runs")
-        if not isinstance(saved, dict):
-            raise DataError(f"expected a config object in {runs / RUNS_CONFIG}, found {type(saved).__name__}")
-        different = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
-        if different:
-            shown = ", ".join(f"{k}: {wanted.get(k)!r}" for k in different[:3])
-            found = ", ".join(f"{k}: {saved.get(k)!r}" for k in different[:3])
-            raise ConfigError(f"expected the runs in {runs} to come from this config to resume ({shown}), "
-                              f"found another ({found}); run without --resume to start over")
-        return runs
-    if config.resume and runs.is_dir() and any(runs.glob("*.json")):
-        raise DataError(f"expected {runs / RUNS_CONFIG} to resume the runs in {runs}, found no such file")
-    if runs.exists() and not config.resume:
-        shutil.rmtree(runs)
-        print(f"q1: cleared the previous finished runs in {runs} (use --resume to reuse them)", file=sys.stderr)
-    runs.mkdir(parents=True, exist_ok=True)
-    write_json(runs / RUNS_CONFIG, wanted)
-    return runs
+    return prepare_units(Path(out_dir) / RUNS_DIR, _runs_config(config), config.resume, "runs", NAME)
 
 
 def json_roundtrip(data: dict) -> dict:
