@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
     "rnnlab.commands.run",
     "rnnlab.commands.report",
     "rnnlab.commands.exercises",
+    "rnnlab.commands.export",
 ]
 
 EXIT_USAGE = 2
