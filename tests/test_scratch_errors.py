@@ -56,7 +56,8 @@ def test_unknown_names():
     with pytest.raises(ConfigError, match="positive int"):
         RNN(0, 4)
     with pytest.raises(ConfigError, match="truncate"):
-        RNN(2, 2).backward(np.zeros((1, 2, 2)), RNN(2, 2).forward(np.zeros((1, 2, 2)))[1], truncate=0)
+        layer = RNN(2, 2)
+        layer.backward(np.zeros((1, 2, 2)), layer.forward(np.zeros((1, 2, 2)))[1], truncate=0)
 
 
 def test_torch_modules_that_are_not_supported():

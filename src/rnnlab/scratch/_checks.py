@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.errors import ConfigError, ShapeError
+from rnnlab.errors import ConfigError, DataError, ShapeError
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -26,13 +26,50 @@ def check_finite(name: str, a: np.ndarray) -> None:
         raise ShapeError(f"expected finite values in {name}, found {bad} NaN or inf entries")
 
 
+def as_array(name: str, a) -> np.ndarray:
+    """``np.asarray(a)``, with a one-line error for None and for ragged or mixed sequences."""
+    if a is None:
+        raise ShapeError(f"expected an array for {name}, found None")
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError):
+        raise ShapeError(
+            f"expected a rectangular numeric array for {name}, found a ragged or mixed {type(a).__name__}"
+        ) from None
+    if arr.dtype == object:
+        raise ShapeError(
+            f"expected a rectangular numeric array for {name}, found a ragged or mixed {type(a).__name__}"
+        )
+    return arr
+
+
+def cast(name: str, arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``arr`` as ``dtype`` (no copy if it already is), after checking it is finite and fits.
+
+    NaN and inf are reported as such; a finite value too large for ``dtype`` (1e40 as float32)
+    is reported as out of range, never as the inf the cast would turn it into.
+    """
+    if arr.dtype.kind == "f":
+        check_finite(name, arr)
+        if arr.dtype.itemsize > dtype.itemsize and arr.size:
+            limit = float(np.finfo(dtype).max)
+            largest = float(np.max(np.abs(arr)))
+            if largest > limit:
+                raise DataError(
+                    f"expected {name} within the range of {dtype} (|value| <= {limit:.3g}), found {largest:.3g}"
+                )
+        return arr.astype(dtype, copy=False)
+    return arr.astype(dtype, copy=False)
+
+
 def check_array(name: str, a, shape: tuple, dtype: np.dtype) -> np.ndarray:
     """Return ``a`` as an array of ``dtype`` after checking its exact ``shape``.
 
     ``shape`` holds ints and ``None`` (any size, but not zero). Raises :class:`ShapeError` naming
-    the expected and the found shape, and for NaN or inf values.
+    the expected and the found shape, and for NaN or inf values; :class:`DataError` for values
+    beyond ``dtype``'s range.
     """
-    arr = np.asarray(a)
+    arr = as_array(name, a)
     if arr.dtype.kind not in "fiu":
         raise ShapeError(f"expected a real numeric array for {name}, found dtype {arr.dtype}")
     expected = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
@@ -43,14 +80,12 @@ def check_array(name: str, a, shape: tuple, dtype: np.dtype) -> np.ndarray:
     for want, got in zip(shape, arr.shape):
         if (want is None and got == 0) or (want is not None and want != got):
             raise ShapeError(f"expected {name} of shape {expected}, found {arr.shape}")
-    arr = arr.astype(dtype, copy=False)
-    check_finite(name, arr)
-    return arr
+    return cast(name, arr, dtype)
 
 
 def check_sequence_input(x, input_size: int, dtype: np.dtype) -> np.ndarray:
     """Validate a batch-first input ``x`` of shape (B, T, D) with D == ``input_size``."""
-    arr = np.asarray(x)
+    arr = as_array("x", x)
     if arr.ndim != 3:
         raise ShapeError(
             f"expected input x of shape (batch, time, {input_size}) with 3 dimensions, "

@@ -28,11 +28,40 @@ Params = dict[str, np.ndarray]
 
 
 class SequenceCache(NamedTuple):
-    """What a recurrent layer's forward pass keeps for its backward pass."""
+    """What a recurrent layer's forward pass keeps for its backward pass.
+
+    A cache is bound to the layer that made it and to that layer's parameters at the time:
+    ``backward`` refuses a cache made by another layer, or one made before the parameters
+    changed (an optimiser step, ``load_params``), since its gradients would be wrong.
+    """
 
     cell: Any  # the functional cache (time-major)
     batch_first_shape: tuple[int, int, int]  # (N, T, D) of the input
     final_state: Any  # h_T (N, H), or (h_T, c_T) for the LSTM
+    owner: object = None  # the token of the layer whose forward made it
+    made_by: str = ""  # that layer, in words (for error messages)
+    params_fingerprint: tuple = ()  # checksum of that layer's parameters at forward time
+
+
+def _describe(value) -> str:
+    """A short description of a wrong value for an error message."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
+_UINT = {4: np.uint32, 8: np.uint64}
+
+
+def params_fingerprint(params: Params) -> tuple[int, ...]:
+    """A cheap checksum of the parameters' bits: per array, the integer sum of its words.
+
+    Exact (integer arithmetic, wrapping), NaN-safe, and changed by any optimiser step; about
+    40 microseconds for an LSTM with H = 128. It does not see values swapped with each other.
+    """
+    return tuple(int(p.view(_UINT[p.dtype.itemsize]).sum(dtype=np.uint64)) for p in params.values())
 
 
 class RecurrentLayer:
@@ -68,6 +97,14 @@ class RecurrentLayer:
             name: rng.uniform(-k, k, size=shape).astype(self.dtype) for name, shape in shapes.items()
         }
         self.grads: Params = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._token = object()  # identifies this layer's caches (a copy gets its own)
+
+    @property
+    def cache_token(self) -> object:
+        """The object that this layer's caches carry to show which layer made them."""
+        if "_token" not in self.__dict__:
+            self._token = object()
+        return self._token
 
     # -- state handling ----------------------------------------------------------------------
     def _initial_state(self, h0, N: int):
@@ -103,7 +140,8 @@ class RecurrentLayer:
         # always a copy, so the cache never aliases the caller's array (even when N or T is 1)
         hs_tm, cell_cache = self._forward_tm(x.transpose(1, 0, 2).copy(order="C"), h0, N)
         final = self._final_state(cell_cache)
-        return hs_tm.transpose(1, 0, 2), SequenceCache(cell_cache, x.shape, final)
+        cache = SequenceCache(cell_cache, x.shape, final, self.cache_token, repr(self), params_fingerprint(self.params))
+        return hs_tm.transpose(1, 0, 2), cache
 
     def backward(self, dhs, cache: SequenceCache, dh_T=None, *, truncate: int | None = None,
                  accumulate: bool = False, return_dh: bool = False):
@@ -130,6 +168,7 @@ class RecurrentLayer:
         dh0 : ndarray (N, H), or ``(dh0, dc0)`` for the LSTM
         dh : ndarray (N, T, H), only when ``return_dh``
         """
+        self.check_cache(cache)
         N, T, _ = cache.batch_first_shape
         dhs = check_array("dhs", dhs, (N, T, self.hidden_size), self.dtype)
         # a time-major view is enough: the functional BPTT makes its own feature-major copy
@@ -145,6 +184,21 @@ class RecurrentLayer:
         return dx, result.dstate0
 
     __call__ = forward
+
+    def check_cache(self, cache) -> None:
+        """Raise a one-line ConfigError unless ``cache`` came from this layer's forward with its
+        current parameters."""
+        name = type(self).__name__
+        if not isinstance(cache, SequenceCache):
+            raise ConfigError(f"expected the cache returned by this {name} layer's forward, found {_describe(cache)}")
+        if cache.owner is not self.cache_token:
+            other = f"another layer, {cache.made_by}" if cache.made_by else "something other than a layer's forward"
+            raise ConfigError(f"expected a cache made by this {name} layer's forward, found one made by {other}")
+        if cache.params_fingerprint != params_fingerprint(self.params):
+            raise ConfigError(
+                f"expected a cache made by this layer's last forward with its current parameters, found one made "
+                f"before they changed (an optimiser step or load_params since that forward)"
+            )
 
     def zero_grad(self) -> None:
         for g in self.grads.values():
@@ -455,6 +509,9 @@ class Stack:
 
     def backward(self, dhs, cache: StackCache, *, truncate: int | None = None):
         """dhs (N, T, H) on the top layer's states -> (dx, [dstate0 of each layer])."""
+        if not isinstance(cache, StackCache) or len(cache.caches) != len(self.layers):
+            found = _describe(cache) if not isinstance(cache, StackCache) else f"one for {len(cache.caches)} layers"
+            raise ConfigError(f"expected the cache returned by this Stack's forward ({len(self.layers)} layers), found {found}")
         dstate0 = [None] * len(self.layers)
         grad = dhs
         for k in reversed(range(len(self.layers))):
