@@ -244,7 +244,8 @@ def _one_line_load_error(exc: Exception) -> str:
             "torch.load(weights_only=True), which runs no code from the file)"
         )
     first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    why = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return f"a file torch.save did not write (torch.load could not read it: {why})"
 
 
 def load_state_dict_file(path: str | Path) -> dict:
