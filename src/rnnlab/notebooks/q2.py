@@ -12,179 +12,207 @@
 # - **IMDb reviews** when an `aclImdb/` folder was given with `--imdb-dir`.
 #
 # After every epoch (and before training, "epoch 0") the weights were saved as safetensors files
-# with the training history in JSON. Everything below is computed from those files: how the weight
-# distributions drift, how the norms and spectral radii of the recurrent matrices change, how large
-# each epoch's update is, and how often the gates saturate on held-out inputs.
+# with the training history in JSON. The training took minutes and comes from the run
+# (`load_or_run`); the short cells between the topics redo one small piece of it live, in
+# seconds. Every sentence about the results below is computed from the measured numbers
+# (`rnnlab.observations.q2`); none is written by hand.
 
 # %%
+import numpy as np
 import pandas as pd
+import torch
+from IPython.display import Markdown, display
 
+from rnnlab.analysis.weights import spectral_radius, split_gates
 from rnnlab.experiments.runner import load_or_run
-from rnnlab.report.display import show_figure, show_observations, show_text
+from rnnlab.observations import q2 as rules
+from rnnlab.report.display import show_figure, show_text
+from rnnlab.results import section_dir
+from rnnlab.train import checkpoints as ckpt
 
 result = load_or_run("q2")
-metrics = result.metrics
-tables = {t.title: pd.DataFrame(t.rows, columns=t.columns) for t in result.tables}
+metrics, config = result.metrics, result.config
+out_dir = section_dir("q2")
+topics = {t.key: t for t in result.topics}
+tables = {t.title: t for t in result.tables}
+shown = []  # the figures shown so far, to check at the end that every one was
+
+
+def say(sentences):
+    """Show measured sentences as a bullet list."""
+    display(Markdown("\n".join(f"- {s}" for s in sentences) or "*(no sentences)*"))
+
+
+def show_topic(key):
+    """A topic as the report shows it: its sentences, figures (in order) and tables."""
+    topic = topics[key]
+    display(Markdown(f"### {topic.title}"))
+    say(topic.observations)
+    for path in topic.figures:
+        show_figure(result, path, out_dir)
+        shown.append(path)
+    for title in topic.tables:
+        display(Markdown(f"**{title}**"))
+        display(pd.DataFrame(tables[title].rows, columns=tables[title].columns))
+
+
+# %% [markdown]
+# ## Key findings of this run
+#
+# Chosen by rule from the measurements (`rnnlab.observations.q2.findings`): each task's headline,
+# then results against expectation, then the largest effects; then what limits the results.
+
+# %%
+say([f"{f.text} *(topic: {topics[f.topic].title})*" for f in result.findings])
+print("Limitations:", "; ".join(result.limitations) or "none")
+
+# %% [markdown]
+# ## 1. Data and baselines
+#
+# Live: the three models are built exactly as the run built them (same seed, same sizes). A
+# recurrent layer stacks G gate blocks (RNN 1, GRU 3, LSTM 4) in `weight_ih_l0` (G*H, D) and
+# `weight_hh_l0` (G*H, H), so its parameter count is G * (H*D + H*H + 2H); the counter agrees.
+
+# %%
+from rnnlab.cells import CELLS
+from rnnlab.models.recurrent import RecurrentNet, count_parameters
+
+images = metrics["images"]
+H, D = images["settings"]["hidden_size"], images["inputs_per_step"]
+for cell in ("rnn", "lstm", "gru"):
+    torch.manual_seed(config["seed"])
+    model = RecurrentNet(cell, D, H, images["n_classes"])
+    G = CELLS[cell].blocks
+    recurrent = sum(p.numel() for n, p in model.named_parameters() if n.startswith("rnn."))
+    print(f"{CELLS[cell].label}: G={G}, G*(H*D + H*H + 2H) = {G * (H * D + H * H + 2 * H)}, "
+          f"recurrent layer {recurrent}, whole model {count_parameters(model)} "
+          f"(saved: {images['models'][CELLS[cell].label]['summary']['n_params']})")
+
+# %%
+show_topic("data")
 show_text(result, "data")
 
+# %% [markdown]
+# ## 2. Training curves and convergence
 
-def show_table(prefix: str, needle: str) -> None:
-    """Display the tables whose title starts with ``prefix`` and contains ``needle``."""
-    for title, frame in tables.items():
-        if title.startswith(prefix) and needle in title:
-            print(title)
-            display(frame)  # noqa: F821 (IPython's display)
-
-
-images = metrics["images"]["label"]
-series = metrics["series"]["label"]
+# %%
+show_topic("training")
 
 # %% [markdown]
-# ## Sequential MNIST: does it learn, and how fast?
+# ## 3. Stability
 #
-# Top left: loss on the training set (dashed) and the test set (solid) per epoch, epoch 0 being the
-# untrained model. Top right: accuracy. Bottom: the gradient norm before clipping (mean and maximum
-# per epoch, the dotted line is the clipping threshold) and the share of steps where clipping acted.
-# A test loss that turns upward while the training loss keeps falling is overfitting; the
-# sentences at the end say whether that happened in this run.
+# Live: the loss-spike rule (`rnnlab.analysis.training.loss_spikes`) run again on the saved
+# per-step losses of each image model gives the spikes the run recorded.
 
 # %%
-show_figure(result, "images_training")
-show_table(images, "results")
+from rnnlab.analysis.training import loss_spikes
 
-# %% [markdown]
-# Every optimiser step: the loss and the gradient norm before clipping. Crosses mark loss spikes.
-# How often clipping acted and how many spikes each model had in this run:
+print("rule:", rules.spike_rule(type("C", (), config)))
+for name, m in images["models"].items():
+    again = loss_spikes(m["steps"]["loss"], config["spike_window"], config["spike_factor"],
+                        config["spike_min_rise"])
+    print(f"{name}: {len(again)} spikes recomputed, {m['summary']['loss_spikes']} saved")
 
 # %%
-show_figure(result, "images_steps")
-for name, m in metrics["images"]["models"].items():
-    s = m["summary"]
-    print(
-        f"{name}: clipped {100 * s['clipped_steps'] / max(s['total_steps'], 1):.1f}% of "
-        f"{s['total_steps']} steps, {s['loss_spikes']} loss spikes, largest gradient norm "
-        f"{s['max_grad_norm']:.2f}"
-    )
+show_topic("stability")
 
 # %% [markdown]
-# ## How the weight distributions evolve
+# ## 4. Weight distributions per gate block
 #
-# The recurrent matrix W_hh (and the input matrix W_ih) of an LSTM stacks four blocks, one per gate
-# (input i, forget f, cell candidate g, output o); a GRU stacks three (reset r, update z, new n).
-# Each block gets its own curve. PyTorch initialises every weight uniformly in
-# [-1/sqrt(H), 1/sqrt(H)], so epoch 0 is a flat box; watch which blocks spread out and grow tails.
+# Live: open one saved epoch. `rnnlab.train.checkpoints.load_weights` checks the SHA-256
+# recorded when the file was written and that every weight is finite before returning the
+# tensors; split `weight_hh_l0` into its gate blocks (LSTM: i, f, g, o) and print each block's
+# standard deviation at initialisation and at the last epoch next to the saved numbers.
 
 # %%
-show_figure(result, "images_histograms")
-
-# %% [markdown]
-# The same distributions as smooth densities, one curve per epoch (dark = early, yellow = late),
-# one panel per gate block.
-
-# %%
-show_figure(result, "images_kde_hh")
-show_figure(result, "images_kde_ih")
-
-# %% [markdown]
-# A ridgeline stacks the densities of all weights of a matrix from epoch 0 (bottom) upwards, so the
-# drift of the whole distribution is visible at a glance.
+lstm = images["models"]["LSTM"]
+folder = out_dir / lstm["checkpoints"]
+last = len(lstm["curves"]["test_loss"]) - 1
+blocks = {e: split_gates(ckpt.load_weights(ckpt.weights_path(folder, e))["rnn.weight_hh_l0"]
+                         .numpy(), "lstm") for e in (0, last)}
+for gate in blocks[0]:
+    saved = lstm["weights"]["std"]["weight_hh_l0"][gate]
+    print(f"{gate}: sd {blocks[0][gate].std():.4f} -> {blocks[last][gate].std():.4f} "
+          f"(saved {saved[0]:.4f} -> {saved[-1]:.4f}); shape {blocks[0][gate].shape}")
 
 # %%
-show_figure(result, "images_ridgeline")
+show_topic("distributions")
 
 # %% [markdown]
-# ## Norms, spectral radius and update sizes
+# ## 5. Norms, spectral radius and update sizes
 #
-# The Frobenius norm measures the overall size of a gate block. The spectral radius (largest
-# |eigenvalue|) of a recurrent block governs whether repeated multiplication by it shrinks (< 1) or
-# grows (> 1) a signal over time steps; for the vanilla RNN it is directly tied to vanishing and
-# exploding gradients. The relative update ||W_e - W_(e-1)|| / ||W_(e-1)|| shows how much each
-# epoch changes the weights; the learning rate decays along a cosine, and the printout below says
-# whether the updates shrank with it in this run.
+# Live: the spectral radius of a recurrent gate block is its largest |eigenvalue|; below 1,
+# repeated multiplication by the block shrinks a signal over time steps, above 1 it can grow.
+# Computed here by hand with `numpy.linalg.eigvals` from the checkpoint opened above, next to
+# the saved metric (and `rnnlab.analysis.weights.spectral_radius`).
 
 # %%
-show_figure(result, "images_norms")
-show_figure(result, "images_spectral_radius")
-show_figure(result, "images_updates")
-show_table(images, "last epoch")
-for name, m in metrics["images"]["models"].items():
-    upd = m["weights"]["relative_update_all"]
-    if len(upd) > 2:
-        trend = "shrank" if upd[-1] < upd[1] else "did not shrink"
-        print(f"{name}: relative update {upd[1]:.3f} (epoch 1) -> {upd[-1]:.4f} (last): {trend}")
+for e in (0, last):
+    for gate, block in blocks[e].items():
+        by_hand = np.abs(np.linalg.eigvals(block.astype(np.float64))).max()
+        saved = lstm["weights"]["spectral_radius"][gate][e]
+        print(f"epoch {e}, LSTM {gate}: by hand {by_hand:.4f}, rnnlab "
+              f"{spectral_radius(block):.4f}, saved {saved:.4f}")
+
+# %%
+show_topic("dynamics")
 
 # %% [markdown]
-# ## Saturation on held-out digits
+# ## 6. Gate saturation on held-out inputs
 #
-# The gates were recomputed from each epoch's saved weights on held-out test digits (not from the
-# training batches). A sigmoid gate activation below 0.1 is "left-saturated" (the gate is shut),
-# above 0.9 "right-saturated" (fully open), as measured by Karpathy, Johnson and Fei-Fei (2015).
-# For the vanilla RNN (and the tanh candidates of LSTM and GRU) we count |tanh| > 0.95: units
-# pinned near +-1 pass almost no gradient.
+# The gates were recomputed from each epoch's saved weights on held-out inputs. A sigmoid gate
+# below 0.1 is shut, above 0.9 fully open (Karpathy, Johnson and Fei-Fei 2015); a tanh
+# activation with |a| > 0.95 passes almost no gradient. Live: the rule that picks the
+# saturation finding, applied to the saved numbers.
 
 # %%
-show_figure(result, "images_saturation")
-show_figure(result, "images_unit_saturation")
+found = rules.largest_saturation_change(images)
+if found:
+    name, gate, kind, v0, v1 = found
+    print(f"largest change on {images['label']}: {name} {gate} {kind} {v0:.3f} -> {v1:.3f} "
+          f"({100 * abs(v1 - v0):.1f} points; a finding of its own from "
+          f"{100 * rules.SATURATION_CHANGE:.0f} points)")
+
+# %%
+show_topic("saturation")
 
 # %% [markdown]
-# ## The time series
+# ## 7. Time-series forecasts against naive baselines
 #
-# By default the next day's maximum temperature in Seattle; the error is in the series' own unit
-# on the test period, which the models never saw: training windows end before it and the inputs
-# are standardised with training-period statistics only. Two naive forecasts set the bar:
-# persistence (the last value carried forward) and a seasonal (or window) mean; which is the
-# harder one on this series is printed below.
+# Live: the persistence forecast and the models' errors recomputed from the saved test
+# forecasts (`series_forecast.npz`), next to the saved mean absolute errors.
 
 # %%
-show_figure(result, "series_forecast")
-show_figure(result, "series_errors")
-show_table(series, "test error")
-task = metrics["series"]
-base, unit = task["baselines"], task["unit"]
-pers, seas = base["persistence"]["mae"], base["seasonal"]["mae"]
-harder = "persistence" if pers < seas else task["seasonal_name"]
-print(
-    f"test MAE: persistence {pers:.2f} {unit}, {task['seasonal_name']} {seas:.2f} {unit}; "
-    f"the harder baseline here is {harder}"
-)
+series = metrics["series"]
+with np.load(out_dir / "series_forecast.npz", allow_pickle=False) as saved_forecasts:
+    truth = saved_forecasts["truth"]
+    for key in ["baseline_persistence", *(f"model_{n}" for n in series["models"])]:
+        mae = np.abs(saved_forecasts[key] - truth).mean()
+        name = key.split("_", 1)[1]
+        ref = (series["baselines"]["persistence"]["mae"] if name == "persistence"
+               else series["models"][name]["summary"]["test_mae_units"])
+        print(f"{name}: MAE {mae:.3f} {series['unit']} (saved {ref:.3f})")
 
 # %%
-show_figure(result, "series_training")
-show_figure(result, "series_histograms")
-show_figure(result, "series_ridgeline")
-show_figure(result, "series_spectral_radius")
-show_figure(result, "series_updates")
-show_figure(result, "series_saturation")
+show_topic("forecasts")
 
 # %% [markdown]
-# ## IMDb
+# ## 8. IMDb sentiment
 #
-# Shown when the run had an `aclImdb/` folder (`rnnlab run q2 --imdb-dir PATH/aclImdb`).
+# Run with `rnnlab run q2 --imdb-dir PATH/aclImdb`; otherwise this topic says why it was not.
 
 # %%
-if "models" in metrics.get("imdb", {}):
-    for stem in ("training", "histograms", "spectral_radius", "saturation"):
-        show_figure(result, f"imdb_{stem}")
-    show_table(metrics["imdb"]["label"], "results")
-else:
-    print("IMDb not run:", metrics["imdb"]["skipped"])
-
-# %% [markdown]
-# ## What the numbers say
-#
-# These sentences are generated from the measured numbers above (convergence, stability, drift,
-# spectral radius, saturation, baselines); rerun with another seed or profile and they change.
-
-# %%
-show_observations(result)
+show_topic("imdb")
 
 # %% [markdown]
 # ## The checkpoints
 #
-# Every epoch's weights are in `results/q2/checkpoints/<task>/<MODEL>/epoch_NNN.safetensors`, with
-# `history.json` (settings and per-epoch records) and the optimiser and RNG state of the last epoch,
-# so `rnnlab run q2 --resume` continues an interrupted run to the same result.
-# `safetensors.torch.load_file(path)` reads a file back without unpickling anything.
+# Every epoch's weights are in `<out>/q2/checkpoints/<task>/<MODEL>/epoch_NNN.safetensors`, each
+# with its SHA-256 beside it, plus `history.json` and the optimiser and RNG state of the last
+# epoch, so `rnnlab run q2 --resume` continues an interrupted run to the same result. Read them
+# with `rnnlab.train.checkpoints.load_weights`, which verifies the hash and finite values.
 
 # %%
 show_text(result, "checkpoints")
+missing = [f.path for f in result.figures if f.path not in shown]
+print("every figure shown in order:", shown == [f.path for f in result.figures], missing or "")
