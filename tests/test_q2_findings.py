@@ -93,7 +93,7 @@ def test_series_finding_on_both_sides_of_persistence(mae, beats):
 def test_leader_finding_against_twice_the_sampling_error(gru, separated):
     # LSTM 95% vs GRU on 1000 examples: twice the combined error is about 2.1-2.2 points
     m = fake_metrics(GRU={"acc": gru})
-    found = dict((t, k) for k, t in texts(m))
+    found = {t: k for k, t in texts(m)}
     lead = [t for t in found if "LSTM leads GRU" in t]
     tie = [t for t in found if "does not separate LSTM from GRU" in t]
     assert bool(lead) == separated and bool(tie) == (not separated)
@@ -129,8 +129,9 @@ def test_skipped_steps_are_a_finding_and_at_most_six_are_kept():
 
 
 def test_imdb_skipped_is_a_finding_when_there_is_room():
-    assert ("imdb", "IMDb sentiment was not run: no --imdb-dir given (and --imdb-huggingface not "
-            "set).") in texts(fake_metrics())
+    skipped = ("IMDb sentiment was not run: no --imdb-dir given (and --imdb-huggingface not "
+               "set).")
+    assert ("imdb", skipped) in texts(fake_metrics())
 
 
 def test_limitations_each_on_and_off():
@@ -161,6 +162,7 @@ def test_every_sentence_belongs_to_exactly_one_topic():
     flat = [s for v in by_topic.values() for s in v]
     assert flat == obs.observations(m, C) and len(set(flat)) == len(flat)
     assert any("persistence" in s for s in by_topic["forecasts"])
-    assert by_topic["imdb"] == ["IMDb sentiment was not run: no --imdb-dir given (and "
-                                "--imdb-huggingface not set)."]
+    skipped = ("IMDb sentiment was not run: no --imdb-dir given (and --imdb-huggingface not "
+               "set).")
+    assert by_topic["imdb"] == [skipped]
     assert config  # the spike rule reads attributes, as the section's Config has them

@@ -276,10 +276,8 @@ def figure_kde(weights: Weights, *, xlabel: str, title: str):
     models = list(weights)
     max_gates = max(len(weights[m][0]) for m in models)
     fig, axes = _grid_axes(len(models), max_gates, size=(2.9, 2.2))
-    last_epoch = 0
     for r, name in enumerate(models):
         epochs = weights[name]
-        last_epoch = len(epochs) - 1
         limit = symmetric_range([v for blocks in (epochs[0], epochs[-1]) for v in blocks.values()])
         grid = np.linspace(-limit, limit, GRID_POINTS)
         gates = list(epochs[0])
