@@ -45,6 +45,12 @@ def build_config(profile, seed, options):
     return make_config(Config, PROFILE_OVERRIDES, profile, seed, options, section="fake")
 
 
+def check(config, out_dir):
+    if config.n == 7:
+        from rnnlab.errors import ConfigError
+        raise ConfigError("expected saved units that fit, found n = 7")
+
+
 def measure(config, ctx):
     with open(ctx.out_dir / "runs.log", "a") as handle:
         handle.write(f"{{config.n}}\\n")
@@ -383,3 +389,12 @@ def test_a_new_run_clears_the_previous_runs_outputs(fake, capsys):
     assert not (folder / "figures" / "old_only.png").exists()
     assert (folder / "checkpoint.safetensors").read_bytes() == b"kept"
     assert json.loads((folder / "metrics.json").read_text())["loss"] == pytest.approx(1.5)
+
+
+def test_a_refused_check_leaves_the_previous_run_untouched(fake, capsys):
+    runner.run_section("fake", fake, profile="quick", device="cpu", progress=False, notebook=False)
+    folder = fake / "fake"
+    before = {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    status = main(["run", "fake", "--fake-n", "7", "--out", str(fake), "--no-notebook"])
+    assert status == 2 and "found n = 7" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before

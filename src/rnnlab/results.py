@@ -418,23 +418,11 @@ def ensure_writable_dir(path: str | Path) -> Path:
 UNITS_CONFIG = "config.json"
 
 
-def prepare_units(folder: str | Path, config: dict[str, Any], resume: bool, units: str, section: str) -> Path:
-    """A folder of a section's finished units of work (Q1's runs, the exercises' parts).
+def check_units(folder: str | Path, config: dict[str, Any], resume: bool, units: str, section: str) -> Path:
+    """With ``resume``, check that a folder of finished units belongs to ``config``; no side effects.
 
     The folder records the config its units belong to in ``config.json``. Without ``resume``
-    an existing folder is removed (said on stderr) and a fresh one records ``config``. With
-    ``resume`` the folder must record the same config, checked before any work.
-
-    Parameters
-    ----------
-    folder : path
-    config : dict
-        The section's config without ``resume`` itself (JSON-able).
-    resume : bool
-    units : str
-        What the folder holds, for messages (``"runs"``, ``"parts"``).
-    section : str
-        The section's name, for messages.
+    nothing is checked (the folder will be started afresh).
 
     Raises
     ------
@@ -446,9 +434,11 @@ def prepare_units(folder: str | Path, config: dict[str, Any], resume: bool, unit
     from rnnlab.errors import ConfigError
 
     folder = Path(folder)
+    if not resume:
+        return folder
     wanted = to_jsonable(config)
     record = folder / UNITS_CONFIG
-    if resume and record.exists():
+    if record.exists():
         saved = read_json(record, f"the config of the finished {section} {units}")
         if not isinstance(saved, dict):
             raise DataError(f"expected a config object in {record}, found {type(saved).__name__}")
@@ -459,9 +449,24 @@ def prepare_units(folder: str | Path, config: dict[str, Any], resume: bool, unit
             raise ConfigError(f"expected the {units} in {folder} to come from this config to resume "
                               f"({shown}), found another ({found}) in {record}; run without --resume "
                               "to start over")
-        return folder
-    if resume and folder.is_dir() and any(p.suffix == ".json" for p in folder.iterdir()):
+    elif folder.is_dir() and any(p.suffix == ".json" for p in folder.iterdir()):
         raise DataError(f"expected {record} to resume the {units} in {folder}, found no such file")
+    return folder
+
+
+def prepare_units(folder: str | Path, config: dict[str, Any], resume: bool, units: str, section: str) -> Path:
+    """A folder of a section's finished units of work (Q1's runs, the exercises' parts).
+
+    With ``resume`` the folder is checked (:func:`check_units`) and kept. Without it an
+    existing folder is removed (said on stderr). Either way the folder then records ``config``
+    (the section's config without ``resume`` itself) in ``config.json``.
+
+    Raises
+    ------
+    ConfigError, DataError
+        As :func:`check_units`.
+    """
+    folder = check_units(folder, config, resume, units, section)
     if folder.exists() and not resume:
         import shutil
         import sys
@@ -470,7 +475,7 @@ def prepare_units(folder: str | Path, config: dict[str, Any], resume: bool, unit
         print(f"{section}: cleared the previous finished {units} in {folder} (use --resume to reuse them)",
               file=sys.stderr)
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(record, wanted)
+    write_json(folder / UNITS_CONFIG, to_jsonable(config))
     return folder
 
 

@@ -10,6 +10,9 @@ tell*. It defines:
 - ``PROFILE_OVERRIDES``: the fields each profile (``quick``, ``default``, ``full``) changes;
 - ``build_config(profile, seed, options) -> Config``: the same signature in every section;
   :func:`make_config` does the checking, the section adds what derives from the options;
+- optionally ``check(config, out_dir)``: what can only be checked against the results folder
+  (with ``--resume``: the saved units fit this config and are intact), called before anything
+  of a previous run is cleared, so that a refused run changes nothing;
 - ``measure(config, ctx) -> dict``: all the training and measuring, nothing else. It returns
   the measurements (saved as ``metrics.json``) and may save artifacts (checkpoints, arrays)
   under ``ctx.out_dir``;

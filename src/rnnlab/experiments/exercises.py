@@ -382,6 +382,25 @@ def _parts_config(config: Config) -> dict:
     return loads(dumps(out))
 
 
+def check(config: Config, out_dir: Path) -> None:
+    """Before anything of a previous run is touched: with ``--resume``, the saved parts belong
+    to this config and every part file reads back whole.
+
+    Raises
+    ------
+    ConfigError, DataError
+        Naming the folder or file and what is wrong.
+    """
+    if not config.resume:
+        return
+    from rnnlab.results import check_units
+
+    parts = check_units(Path(out_dir) / PARTS_DIR, _parts_config(config), True, "parts", NAME)
+    for key in PARTS:
+        if (parts / f"{key}.json").exists():
+            _read_part(parts / f"{key}.json")
+
+
 def prepare_parts(config: Config, out_dir: Path) -> dict[str, dict]:
     """The finished parts to reuse: ``parts/<part>.json`` (``{"part", "seconds", "metrics"}``)
     in a folder checked for ``--resume`` (before any work) or cleared

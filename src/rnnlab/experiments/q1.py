@@ -399,6 +399,24 @@ def _runs_config(config: Config) -> dict:
     return out
 
 
+def check(config: Config, out_dir: Path) -> None:
+    """Before anything of a previous run is touched: with ``--resume``, the saved runs in
+    ``<out_dir>/runs`` belong to this config and every one of them is intact.
+
+    Raises
+    ------
+    ConfigError, DataError
+        Naming the folder or file and what is wrong.
+    """
+    if not config.resume:
+        return
+    from rnnlab.results import check_units
+
+    runs = check_units(Path(out_dir) / RUNS_DIR, _runs_config(config), True, "runs", NAME)
+    *_, tasks = _load_data(config)
+    check_runs(config, tasks, [config.seed + i for i in range(config.n_seeds)], runs)
+
+
 def prepare_runs(config: Config, out_dir: Path) -> Path:
     """The folder of finished (task, cell, seed) runs, checked for ``--resume`` or cleared
     (:func:`rnnlab.results.prepare_units`)."""

@@ -377,6 +377,23 @@ def _checkpoint_folder(task: Task, cell: str, ctx: RunContext) -> Path:
     return ctx.out_dir / "checkpoints" / task.key / DISPLAY_NAMES[cell]
 
 
+def check(config: Config, out_dir: Path) -> None:
+    """Before anything of a previous run is touched: with ``--resume``, every model's saved
+    checkpoints fit this config and are intact (:func:`check_resume` on freshly loaded tasks).
+
+    Raises
+    ------
+    ConfigError, DataError
+        Naming the checkpoint folder or file and what is wrong.
+    """
+    if not config.resume:
+        return
+    images, series = _images_task(config), _series_task(config)
+    imdb = _imdb_task(config) if (config.imdb_dir or config.imdb_huggingface) else None
+    ctx = RunContext(out_dir=Path(out_dir), profile=config.profile, seed=config.seed, progress=False)
+    check_resume([t for t in (images, series[0], imdb) if t is not None], config, ctx)
+
+
 def check_resume(tasks: list[Task], config: Config, ctx: RunContext) -> None:
     """Before any training: every model's saved checkpoints fit this config and are intact.
 

@@ -359,6 +359,9 @@ def run_section(
     source = find_notebook(name, notebook_dir) if notebook else None
     config_dict = to_jsonable(config_to_dict(config))
 
+    check = getattr(module, "check", None)
+    if check is not None:  # e.g. --resume: saved units fit this config; before anything is cleared
+        check(config, out_dir)
     _clear_outputs(out_dir, name, progress)
 
     _log(progress, f"{name}: running ({profile} profile, seed {seed}, device {resolved})")

@@ -440,6 +440,16 @@ def read_history(folder: str | Path) -> dict[str, Any] | None:
     return data
 
 
+def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested settings as {"train.epochs": 2, ...}, so a difference names the setting itself."""
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, sub in value.items():
+            out.update(_leaves(sub, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
 def check_settings(folder: str | Path, saved: dict[str, Any], settings: dict[str, Any]) -> None:
     """Refuse to resume from checkpoints saved with other settings.
 
@@ -448,11 +458,12 @@ def check_settings(folder: str | Path, saved: dict[str, Any], settings: dict[str
     ConfigError
         Naming up to three settings that differ, saved against now.
     """
-    expected = to_jsonable(settings)
-    different = sorted(k for k in set(saved) | set(expected) if saved.get(k) != expected.get(k))
+    old, now = _leaves(saved), _leaves(to_jsonable(settings))
+    missing = object()
+    different = sorted(k for k in set(old) | set(now) if old.get(k, missing) != now.get(k, missing))
     if different:
         shown = ", ".join(
-            f"{k}: saved {saved.get(k)!r} vs now {expected.get(k)!r}" for k in different[:3]
+            f"{k}: saved {old.get(k, 'nothing')!r} vs now {now.get(k, 'nothing')!r}" for k in different[:3]
         )
         raise ConfigError(
             f"expected the checkpoints in {folder} to come from the same settings to resume, "
