@@ -57,6 +57,24 @@ def test_fast_path_equals_reference(cell, option, truncate, shape, random_state)
 
 
 @pytest.mark.parametrize("cell,option", CELLS)
+@pytest.mark.parametrize("truncate", [None, 2])
+def test_one_product_weight_gradients_equal_reference(cell, option, truncate, monkeypatch):
+    """Large weights take their gradients as one product over all steps: still the same numbers
+    as the reference (to rounding), with and without the helper thread."""
+    monkeypatch.setattr(F, "ONE_PRODUCT_MIN_WEIGHTS", 0)
+    problem = _problem(cell, 9, 3, 4, 5, seed=7)
+    ref = _run(R, cell, option, problem, truncate)
+    with limit_engine_threads(1):
+        inline = _run(F, cell, option, problem, truncate)
+    monkeypatch.setattr(F, "LANE_MIN_FLOPS", 0.0)
+    with limit_engine_threads(2):
+        threaded = _run(F, cell, option, problem, truncate)
+    for k in ref:
+        assert np.max(np.abs(inline[k] - ref[k])) < 1e-10, k
+        np.testing.assert_array_equal(threaded[k], inline[k], err_msg=k)
+
+
+@pytest.mark.parametrize("cell,option", CELLS)
 def test_fast_path_equals_reference_in_float32(cell, option):
     problem = _problem(cell, 6, 3, 4, 5, dtype="float32", seed=1)
     fast = _run(F, cell, option, problem, 2)

@@ -65,8 +65,11 @@ from rnnlab.scratch.reference import cut as _cut
 # The helper thread pays when a pass's matrix products are large enough: below this many
 # floating-point operations per pass (2 N G H (D + H) T), handing chunks over costs more than it
 # saves. Chosen by measurement (docs/BENCHMARKS.md, engine).
-LANE_MIN_FLOPS = 2.0e7
+LANE_MIN_FLOPS = 1.5e8
 LANE_CHUNKS = 8  # chunks of steps per pass when the helper runs
+# Weight gradients as one product over all steps from this many weight entries G*H*(D+H) up
+# (see _StepSums); below it, step by step in the order of the original loop.
+ONE_PRODUCT_MIN_WEIGHTS = 2**18
 
 
 def _lane(x_shape: tuple[int, int, int], G: int, H: int) -> Lane:
@@ -104,41 +107,87 @@ def _outputs(lane: Lane, h: np.ndarray, t0: int, t1: int, hs: np.ndarray) -> Non
     lane.add(lambda: _transpose_into(hs, h[1:], t0, t1))
 
 
-class _InputGrads:
-    """dx, dW_ih and the bias gradient from dA (T, G*H, N), the gradient reaching W_ih x_t + b.
+class _StepSums:
+    """What BPTT sums over the steps, and dx.
 
-    Queued chunk by chunk as the backward loop finishes them:
-    dx_t = (W_ih^T da_t)^T and P_t = da_t x_t; then dW_ih = sum_t P_t (in the order t = 0..T-1).
+    dx_t = (W_ih^T da_t)^T for each step, and the weight gradients
+
+        dW_hh = sum_t dA_h[t] s_t^T     (s_t the state that multiplied W_hh: h_{t-1}, or r * h_{t-1})
+        dW_ih = sum_t dA_in[t] x_t
+
+    in one of two orders, chosen by the size of the weights, never by the threads, so that a
+    problem's numbers do not depend on the machine:
+
+    - *step by step* (below ONE_PRODUCT_MIN_WEIGHTS entries): dW_hh += dA_h[t] s_t^T from
+      t = T-1 down to 0 as each chunk of the loop finishes, and dW_ih as the per-step products
+      P_t = dA_in[t] x_t summed in the order t = 0..T-1;
+    - *one product over all steps* (larger weights, where the per-step products are thin,
+      N columns, and the P_t alone take T G H D floats): dW = A (G*H, T*N) @ S (T*N, .), as two
+      row halves after the loop.
     """
 
-    def __init__(self, W_ih: np.ndarray, x: np.ndarray, dtype) -> None:
+    def __init__(self, W_ih: np.ndarray, x: np.ndarray, dA_in: np.ndarray, dA_h: np.ndarray,
+                 states: list, shape_hh: tuple[int, int], dtype) -> None:
         T, N, D = x.shape
-        self.W_ih_T, self.x = W_ih.T, x
+        self.W_ih_T, self.x, self.dA_in, self.dA_h, self.states = W_ih.T, x, dA_in, dA_h, states
+        self.one_product = W_ih.shape[0] * (D + shape_hh[1]) >= ONE_PRODUCT_MIN_WEIGHTS
         self.dx = np.empty((T, N, D), dtype=dtype)
-        self.P = np.empty((T, W_ih.shape[0], D), dtype=dtype)
+        self.dW_hh = np.zeros(shape_hh, dtype=dtype) if not self.one_product else np.empty(shape_hh, dtype=dtype)
+        self.dW_ih: np.ndarray | None = None
+        if self.one_product:
+            self.dW_ih = np.empty(W_ih.shape, dtype=dtype)
+        else:
+            self.tmp = np.empty(shape_hh, dtype=dtype)
+            self.P = np.empty((T, W_ih.shape[0], D), dtype=dtype)
+        self.last: int | None = None  # the previous chunk's dW_hh task: the sum keeps its order
 
-    def queue(self, lane: Lane, dA: np.ndarray, t0: int, t1: int) -> None:
-        def task():
-            dx = np.matmul(self.W_ih_T, dA[t0:t1])  # W_ih^T da_t     (D, G*H) @ (c, G*H, N)
+    def chunk_done(self, lane: Lane, t0: int, t1: int) -> None:
+        """Queue the work of steps t0..t1-1, whose dA the loop has just finished."""
+        dA_in, dA_h = self.dA_in, self.dA_h
+
+        def inputs():
+            dx = np.matmul(self.W_ih_T, dA_in[t0:t1])  # W_ih^T da_t      (D, G*H) @ (c, G*H, N)
             self.dx[t0:t1] = dx.transpose(0, 2, 1)
-            np.matmul(dA[t0:t1], self.x[t0:t1], out=self.P[t0:t1])  # da_t x_t   (c, G*H, D)
+            if not self.one_product:
+                np.matmul(dA_in[t0:t1], self.x[t0:t1], out=self.P[t0:t1])  # P_t = da_t x_t  (c, G*H, D)
 
-        lane.add(task)
+        def weights():
+            for t in reversed(range(t0, t1)):
+                for rows, S in self.states:
+                    self.dW_hh[rows] += np.matmul(dA_h[t, rows], S[t].T, out=self.tmp[rows])  # += da_t s_t^T
 
-    def dW_ih(self) -> np.ndarray:
-        return self.P.sum(axis=0)
+        lane.add(inputs)
+        if not self.one_product:
+            self.last = lane.add(weights, after=self.last)
 
+    def after_loop(self, lane: Lane) -> None:
+        """Queue the one-product weight gradients (nothing to do step by step)."""
+        if not self.one_product:
+            return
+        T, N, D = self.x.shape
+        GH = self.dA_in.shape[1]
+        x_flat = self.x.reshape(T * N, D)
 
-class _WeightGrad:
-    """dW_hh = sum_t da_t h_{t-1}^T, accumulated from t = T-1 down to 0, one chunk per task."""
+        def flat(A: np.ndarray, rows: slice) -> np.ndarray:
+            """A[:, rows] (T, r, N) as one (r, T*N) matrix."""
+            return A[:, rows].transpose(1, 0, 2).reshape(-1, T * N)
 
-    def __init__(self, shape: tuple[int, int], dtype) -> None:
-        self.dW = np.zeros(shape, dtype=dtype)
-        self.tmp = np.empty(shape, dtype=dtype)
-        self.last: int | None = None  # the previous chunk's task: sums keep their order
+        def half(lo: int, hi: int) -> None:
+            A_in = flat(self.dA_in, slice(lo, hi))
+            self.dW_ih[lo:hi] = A_in @ x_flat  # sum_t da_t x_t over all steps at once
+            A_h = A_in if self.dA_h is self.dA_in else flat(self.dA_h, slice(lo, hi))
+            for rows, S in self.states:
+                r0, r1 = max(lo, rows.start or 0), min(hi, GH if rows.stop is None else rows.stop)
+                if r0 < r1:
+                    S_flat = S[:T].transpose(1, 0, 2).reshape(S.shape[1], T * N)  # s_t for all steps
+                    self.dW_hh[r0:r1] = A_h[r0 - lo : r1 - lo] @ S_flat.T
 
-    def queue(self, lane: Lane, fn) -> None:
-        self.last = lane.add(fn, after=self.last)
+        mid = GH // 2
+        lane.add(lambda: half(0, mid))
+        lane.add(lambda: half(mid, GH))
+
+    def weight_ih(self) -> np.ndarray:
+        return self.dW_ih if self.one_product else self.P.sum(axis=0)
 
 
 def _initial_grad(d: np.ndarray | None, H: int, N: int, dtype) -> np.ndarray:
@@ -232,8 +281,7 @@ def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNCache, dh_T: np.ndar
     dA = np.empty((T, H, N), dtype=dtype)  # dL/da_t, a_t the pre-activation
     slope = np.empty((T, H, N), dtype=bool if relu else dtype)  # tanh'(a_t) = 1 - h_t^2, relu' = [h_t > 0]
     dh_next = _initial_grad(dh_T, H, N, dtype)
-    dWhh = _WeightGrad(W_hh.shape, dtype)
-    grads_in = _InputGrads(params[W_IH], x, dtype)
+    sums = _StepSums(params[W_IH], x, dA, dA, [(slice(None), h)], W_hh.shape, dtype)
 
     def prepare(t0, t1):
         _transpose_into(dhs_f, dhs, t0, t1)
@@ -242,10 +290,6 @@ def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNCache, dh_T: np.ndar
         else:
             s = np.multiply(h[t0 + 1 : t1 + 1], h[t0 + 1 : t1 + 1], out=slope[t0:t1])
             np.subtract(1.0, s, out=s)
-
-    def weight_grads(t0, t1):
-        for t in reversed(range(t0, t1)):
-            dWhh.dW += np.matmul(dA[t], h[t].T, out=dWhh.tmp)  # dW_hh += da_t h_{t-1}^T
 
     with _lane(x.shape, 1, H) as lane:
         chunks = _chunks(T, lane)[::-1]
@@ -259,12 +303,12 @@ def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNCache, dh_T: np.ndar
                     dh_next = np.zeros_like(dh_next)
                 else:
                     dh_next = W_hh.T @ dA[t]  # dL/dh_{t-1} through W_hh
-            dWhh.queue(lane, lambda t0=t0, t1=t1: weight_grads(t0, t1))
-            grads_in.queue(lane, dA, t0, t1)
+            sums.chunk_done(lane, t0, t1)
+        sums.after_loop(lane)
         lane.finish()
     db = dA.sum(axis=(0, 2))
-    grads = {W_IH: grads_in.dW_ih(), W_HH: dWhh.dW, B_IH: db, B_HH: db.copy()}
-    return BPTT(grads_in.dx, dh_next.T.copy(), grads, dhs_f.transpose(0, 2, 1))
+    grads = {W_IH: sums.weight_ih(), W_HH: sums.dW_hh, B_IH: db, B_HH: db.copy()}
+    return BPTT(sums.dx, dh_next.T.copy(), grads, dhs_f.transpose(0, 2, 1))
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,8 +442,7 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMCache,
     dsig = np.empty((T, 4 * H, N), dtype=dtype)  # s (1 - s) for i, f, o; 1 - g^2 for g
     odc = np.empty((T, H, N), dtype=dtype)  # o (1 - tanh(c)^2): dh -> dc
     dc = np.empty((H, N), dtype=dtype)
-    dWhh = _WeightGrad(W_hh.shape, dtype)
-    grads_in = _InputGrads(params[W_IH][perm], x, dtype)
+    sums = _StepSums(params[W_IH][perm], x, dA, dA, [(slice(None), h)], W_hh.shape, dtype)
 
     def prepare(t0, t1):  # what does not depend on the gradient, for steps t0..t1-1
         _transpose_into(dhs_f, dhs, t0, t1)
@@ -412,10 +455,6 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMCache,
         g, dg = gates[t0:t1, H3:], dsig[t0:t1, H3:]
         np.multiply(g, g, out=dg)
         np.subtract(1.0, dg, out=dg)  # tanh' = 1 - g^2
-
-    def weight_grads(t0, t1):
-        for t in reversed(range(t0, t1)):
-            dWhh.dW += np.matmul(dA[t], h[t].T, out=dWhh.tmp)  # dW_hh += da_t h_{t-1}^T
 
     with _lane(x.shape, 4, H) as lane:
         chunks = _chunks(T, lane)[::-1]
@@ -439,13 +478,13 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMCache,
                 else:
                     dh_next = W_hh.T @ da  # dL/dh_{t-1}
                     dc_next = dc * f  # dL/dc_{t-1}: the additive cell path
-            dWhh.queue(lane, lambda t0=t0, t1=t1: weight_grads(t0, t1))
-            grads_in.queue(lane, dA, t0, t1)
+            sums.chunk_done(lane, t0, t1)
+        sums.after_loop(lane)
         lane.finish()
     db = dA.sum(axis=(0, 2))
     inv = np.argsort(perm)  # internal i, f, o, g -> torch's i, f, g, o
-    grads = {W_IH: grads_in.dW_ih()[inv], W_HH: dWhh.dW[inv], B_IH: db[inv], B_HH: db[inv]}
-    return BPTT(grads_in.dx, (dh_next.T.copy(), dc_next.T.copy()), grads, dhs_f.transpose(0, 2, 1))
+    grads = {W_IH: sums.weight_ih()[inv], W_HH: sums.dW_hh[inv], B_IH: db[inv], B_HH: db[inv]}
+    return BPTT(sums.dx, (dh_next.T.copy(), dc_next.T.copy()), grads, dhs_f.transpose(0, 2, 1))
 
 
 # --------------------------------------------------------------------------------------------
@@ -583,9 +622,10 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRUCache, dh_T: np.ndar
     tmp = np.empty((H, N), dtype=dtype)
     drh = np.empty((H, N), dtype=dtype)
     dh_next = _initial_grad(dh_T, H, N, dtype)
-    dWhh = _WeightGrad(W_hh.shape, dtype)
     db_hh = np.zeros(3 * H, dtype=dtype)
-    grads_in = _InputGrads(params[W_IH], x, dtype)
+    states = [(slice(None), h)] if torch_variant else [(slice(0, H2), h), (slice(H2, 3 * H), hn)]  # cho: W_hn multiplies r * h
+    sums = _StepSums(params[W_IH], x, dA_in, dA_h, states, W_hh.shape, dtype)
+    last_db: list[int | None] = [None]
 
     def prepare(t0, t1):  # what does not depend on the gradient, for steps t0..t1-1
         _transpose_into(dhs_f, dhs, t0, t1)
@@ -598,14 +638,9 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRUCache, dh_T: np.ndar
         np.multiply(r, 1.0 - r, out=dsig[t0:t1, :H])
         np.multiply(z, one_z[t0:t1], out=dsig[t0:t1, H:])
 
-    def weight_grads(t0, t1):
+    def bias_grads(t0, t1):
         for t in reversed(range(t0, t1)):
-            if torch_variant:
-                dWhh.dW += np.matmul(dA_h[t], h[t].T, out=dWhh.tmp)  # dW_hh += da_t h_{t-1}^T
-            else:
-                dWhh.dW[:H2] += dA_h[t, :H2] @ h[t].T
-                dWhh.dW[H2:] += dA_h[t, H2:] @ hn[t].T  # W_hn multiplies r * h_{t-1}
-            db_hh[:] += dA_h[t].sum(axis=1)
+            db_hh[:] += dA_h[t].sum(axis=1)  # db_hh += sum over the batch, from t = T-1 down
 
     with _lane(x.shape, 3, H) as lane:
         chunks = _chunks(T, lane)[::-1]
@@ -640,8 +675,9 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRUCache, dh_T: np.ndar
                     dh_next += np.matmul(W_rz.T, dah[:H2], out=tmp)  # through r and z
                     dh_next += drh * r  # through r * h
             dA_in[t0:t1, :H2] = dA_h[t0:t1, :H2]  # r and z reach both sides alike
-            dWhh.queue(lane, lambda t0=t0, t1=t1: weight_grads(t0, t1))
-            grads_in.queue(lane, dA_in, t0, t1)
+            sums.chunk_done(lane, t0, t1)
+            last_db[0] = lane.add(lambda t0=t0, t1=t1: bias_grads(t0, t1), after=last_db[0])
+        sums.after_loop(lane)
         lane.finish()
-    grads = {W_IH: grads_in.dW_ih(), W_HH: dWhh.dW, B_IH: dA_in.sum(axis=(0, 2)), B_HH: db_hh}
-    return BPTT(grads_in.dx, dh_next.T.copy(), grads, dhs_f.transpose(0, 2, 1))
+    grads = {W_IH: sums.weight_ih(), W_HH: sums.dW_hh, B_IH: dA_in.sum(axis=(0, 2)), B_HH: db_hh}
+    return BPTT(sums.dx, dh_next.T.copy(), grads, dhs_f.transpose(0, 2, 1))
