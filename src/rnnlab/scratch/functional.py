@@ -278,6 +278,7 @@ def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNCache, dh_T: np.ndar
     W_hh = params[W_HH]
     dtype = dhs.dtype
     dhs_f = np.empty((T, H, N), dtype=dtype)  # becomes the total dL/dh_t
+    dh_out = np.empty((T, N, H), dtype=dtype)  # the same, time-major, for the caller
     dA = np.empty((T, H, N), dtype=dtype)  # dL/da_t, a_t the pre-activation
     slope = np.empty((T, H, N), dtype=bool if relu else dtype)  # tanh'(a_t) = 1 - h_t^2, relu' = [h_t > 0]
     dh_next = _initial_grad(dh_T, H, N, dtype)
@@ -304,11 +305,12 @@ def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNCache, dh_T: np.ndar
                 else:
                     dh_next = W_hh.T @ dA[t]  # dL/dh_{t-1} through W_hh
             sums.chunk_done(lane, t0, t1)
+            lane.add(lambda t0=t0, t1=t1: _transpose_into(dh_out, dhs_f, t0, t1))
         sums.after_loop(lane)
         lane.finish()
     db = dA.sum(axis=(0, 2))
     grads = {W_IH: sums.weight_ih(), W_HH: sums.dW_hh, B_IH: db, B_HH: db.copy()}
-    return BPTT(sums.dx, dh_next.T.copy(), grads, dhs_f.transpose(0, 2, 1))
+    return BPTT(sums.dx, dh_next.T.copy(), grads, dh_out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,6 +440,7 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMCache,
     dh_next = _initial_grad(dh_T, H, N, dtype)
     dc_next = _initial_grad(dc_T, H, N, dtype)
     dhs_f = np.empty((T, H, N), dtype=dtype)  # becomes the total dL/dh_t
+    dh_out = np.empty((T, N, H), dtype=dtype)  # the same, time-major, for the caller
     dA = np.empty((T, 4 * H, N), dtype=dtype)  # dL/d(pre-activations), internal order
     dsig = np.empty((T, 4 * H, N), dtype=dtype)  # s (1 - s) for i, f, o; 1 - g^2 for g
     odc = np.empty((T, H, N), dtype=dtype)  # o (1 - tanh(c)^2): dh -> dc
@@ -479,12 +482,13 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMCache,
                     dh_next = W_hh.T @ da  # dL/dh_{t-1}
                     dc_next = dc * f  # dL/dc_{t-1}: the additive cell path
             sums.chunk_done(lane, t0, t1)
+            lane.add(lambda t0=t0, t1=t1: _transpose_into(dh_out, dhs_f, t0, t1))
         sums.after_loop(lane)
         lane.finish()
     db = dA.sum(axis=(0, 2))
     inv = np.argsort(perm)  # internal i, f, o, g -> torch's i, f, g, o
     grads = {W_IH: sums.weight_ih()[inv], W_HH: sums.dW_hh[inv], B_IH: db[inv], B_HH: db[inv]}
-    return BPTT(sums.dx, (dh_next.T.copy(), dc_next.T.copy()), grads, dhs_f.transpose(0, 2, 1))
+    return BPTT(sums.dx, (dh_next.T.copy(), dc_next.T.copy()), grads, dh_out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -612,6 +616,7 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRUCache, dh_T: np.ndar
     W_hh = params[W_HH]
     W_rz, W_n = W_hh[:H2], W_hh[H2:]  # (2H, H), (H, H)
     dhs_f = np.empty((T, H, N), dtype=dtype)  # becomes the total dL/dh_t
+    dh_out = np.empty((T, N, H), dtype=dtype)  # the same, time-major, for the caller
     dA_in = np.empty((T, 3 * H, N), dtype=dtype)  # reaches W_ih x + b_ih
     dA_h = np.empty((T, 3 * H, N), dtype=dtype)  # reaches W_hh (.) + b_hh
     hmn = np.empty((T, H, N), dtype=dtype)  # h_{t-1} - n
@@ -676,8 +681,9 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRUCache, dh_T: np.ndar
                     dh_next += drh * r  # through r * h
             dA_in[t0:t1, :H2] = dA_h[t0:t1, :H2]  # r and z reach both sides alike
             sums.chunk_done(lane, t0, t1)
+            lane.add(lambda t0=t0, t1=t1: _transpose_into(dh_out, dhs_f, t0, t1))
             last_db[0] = lane.add(lambda t0=t0, t1=t1: bias_grads(t0, t1), after=last_db[0])
         sums.after_loop(lane)
         lane.finish()
     grads = {W_IH: sums.weight_ih(), W_HH: sums.dW_hh, B_IH: dA_in.sum(axis=(0, 2)), B_HH: db_hh}
-    return BPTT(sums.dx, dh_next.T.copy(), grads, dhs_f.transpose(0, 2, 1))
+    return BPTT(sums.dx, dh_next.T.copy(), grads, dh_out)
