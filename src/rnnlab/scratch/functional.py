@@ -65,7 +65,7 @@ from rnnlab.scratch.reference import cut as _cut
 # The helper thread pays when a pass's matrix products are large enough: below this many
 # floating-point operations per pass (2 N G H (D + H) T), handing chunks over costs more than it
 # saves. Chosen by measurement (docs/BENCHMARKS.md, engine).
-LANE_MIN_FLOPS = 1.5e8
+LANE_MIN_FLOPS = 3.0e8
 LANE_CHUNKS = 8  # chunks of steps per pass when the helper runs
 # Weight gradients as one product over all steps from this many weight entries G*H*(D+H) up
 # (see _StepSums); below it, step by step in the order of the original loop.
