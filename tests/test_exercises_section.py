@@ -136,3 +136,16 @@ def test_topics_claim_everything_and_findings_link_to_topics(quick_run):
     assert {f.topic for f in result.findings} <= {t.key for t in result.topics}
     assert result.limitations[0] == "quick profile: tiny settings, numbers are not meaningful"
     assert any(x.startswith("IMDb not used") for x in result.limitations)
+
+
+def test_every_json_file_of_the_run_is_strict_json(quick_run):
+    """metrics.json and section.json parse with a strict parser (no NaN or Infinity constants)."""
+    import json as _json
+
+    folder = quick_run[0]
+
+    def refuse(name):
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    for name in ("metrics.json", "section.json"):
+        _json.loads((folder / name).read_text(encoding="utf-8"), parse_constant=refuse)

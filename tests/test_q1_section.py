@@ -159,3 +159,16 @@ def test_every_figure_table_and_text_is_claimed_by_a_topic(plain_run):
     assert "below the tolerance" in topics["correctness"].observations[0]
     assert 3 <= len(shown.findings) <= 6 and all(f.topic in topics for f in shown.findings)
     assert "quick profile: tiny settings, numbers are not meaningful" in shown.limitations
+
+
+def test_every_json_file_of_the_run_is_strict_json(quick_run):
+    """metrics.json and section.json parse with a strict parser (no NaN or Infinity constants)."""
+    import json as _json
+
+    folder = quick_run[0] / 'q1'
+
+    def refuse(name):
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    for name in ("metrics.json", "section.json"):
+        _json.loads((folder / name).read_text(encoding="utf-8"), parse_constant=refuse)

@@ -462,3 +462,16 @@ def test_topics_claim_everything_once_and_findings_point_at_topics(quick_run):
     from rnnlab.viz import q2 as viz
 
     assert not hasattr(viz, "GATE_COLORS") and MODEL_COLORS["GRU"]  # gates by style, not colour
+
+
+def test_every_json_file_of_the_run_is_strict_json(quick_run):
+    """metrics.json and section.json parse with a strict parser (no NaN or Infinity constants)."""
+    import json as _json
+
+    folder = quick_run[0]
+
+    def refuse(name):
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    for name in ("metrics.json", "section.json"):
+        _json.loads((folder / name).read_text(encoding="utf-8"), parse_constant=refuse)

@@ -188,3 +188,16 @@ def test_notebook_shows_every_figure_in_order_with_live_cells(quick_run):
     assert "largest difference from the saved states of this question" in printed
     assert f"{len(result.metrics['dataset']['image_labels'])} of" in printed  # the feature cache
     assert "before centring" in printed and "after centring" in printed
+
+
+def test_every_json_file_of_the_run_is_strict_json(quick_run):
+    """metrics.json and section.json parse with a strict parser (no NaN or Infinity constants)."""
+    import json as _json
+
+    folder = quick_run[1]
+
+    def refuse(name):
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    for name in ("metrics.json", "section.json"):
+        _json.loads((folder / name).read_text(encoding="utf-8"), parse_constant=refuse)
