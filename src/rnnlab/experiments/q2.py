@@ -143,7 +143,6 @@ class Config:
                           "epoch's checkpoints")
     # analysis
     saturation_samples: int = 300
-    hist_epochs: int = 5
     spike_window: int = 20
     spike_factor: float = 2.0
     spike_min_rise: float = 0.1
