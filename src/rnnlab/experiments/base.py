@@ -40,6 +40,8 @@ from rnnlab.errors import ConfigError
 from rnnlab.results import Figure, Presentation, SectionResult, Table  # noqa: F401 (re-exported)
 
 PROFILES = ("quick", "default", "full")
+RESUME_HELP = ("continue an interrupted run from its finished units, checked before any work "
+               "(q1: the (task, cell, seed) runs; q2: every epoch's checkpoints; exercises: the parts)")
 MAX_SEED = 2**32 - 1  # NumPy's legacy seeding and torch.manual_seed both accept this range
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from rnnlab.errors import DataError
 from rnnlab.experiments.base import (
+    RESUME_HELP,
     Figure,
     Presentation,
     RunContext,
@@ -103,7 +104,7 @@ class Config:
     cmp_timing_repeats: int = 7
     cmp_forget_bias: float = 3.0
     # interrupted runs (the unit of work is a part: parts/<part>.json)
-    resume: bool = option(False, "continue an interrupted run: reuse the parts already finished")
+    resume: bool = option(False, RESUME_HELP)
 
 
 PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {

@@ -35,6 +35,7 @@ from rnnlab.data.toy import (
 )
 from rnnlab.errors import DataError
 from rnnlab.experiments.base import (
+    RESUME_HELP,
     Figure,
     Presentation,
     RunContext,
@@ -107,8 +108,7 @@ class Config:
     vanishing_radius: float = 0.5
     exploding_radius: float = 3.0
     # interrupted runs
-    resume: bool = option(False, "continue an interrupted run: reuse the (task, cell, seed) runs already "
-                          "finished")
+    resume: bool = option(False, RESUME_HELP)
 
     def settings(self, task: str) -> TrainSettings:
         """The shared training budget of ``task`` (``"sine"`` or ``"text"``)."""

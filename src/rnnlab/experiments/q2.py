@@ -40,7 +40,7 @@ import numpy as np
 from rnnlab.data.mnist import DATASETS, SOURCES
 from rnnlab.data.timeseries import SERIES, STOCK_SYMBOLS
 from rnnlab.errors import ConfigError, RnnlabError
-from rnnlab.experiments.base import Figure, RunContext, Table, make_config, option
+from rnnlab.experiments.base import RESUME_HELP, Figure, RunContext, Table, make_config, option
 from rnnlab.observations.q2 import spike_rule
 from rnnlab.results import Presentation, Topic
 
@@ -139,8 +139,7 @@ class Config:
                               minimum=0, metavar="X")
     nonfinite: str = option("stop", "Q2: on a non-finite loss or gradient, stop or skip the step",
                             choices=("stop", "skip"))
-    resume: bool = option(False, "Q2: continue interrupted training from the last complete "
-                          "epoch's checkpoints")
+    resume: bool = option(False, RESUME_HELP)
     # analysis
     saturation_samples: int = 300
     spike_window: int = 20
