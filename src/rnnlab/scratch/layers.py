@@ -61,7 +61,8 @@ def params_fingerprint(params: Params) -> tuple[int, ...]:
     Exact (integer arithmetic, wrapping), NaN-safe, and changed by any optimiser step; about
     40 microseconds for an LSTM with H = 128. It does not see values swapped with each other.
     """
-    return tuple(int(p.view(_UINT[p.dtype.itemsize]).sum(dtype=np.uint64)) for p in params.values())
+    return tuple(int(np.asarray(p).view(_UINT.get(p.dtype.itemsize, np.uint8)).sum(dtype=np.uint64))
+                 for p in params.values())
 
 
 class RecurrentLayer:
