@@ -11,7 +11,9 @@ Fair by construction:
   setting and names it.
 - **Alternating blocks.** Every setting of both sides runs one block of ``--block`` iterations
   in turn, and that round is repeated ``--repeats`` times; a setting's time is the median over
-  its blocks. Load from other jobs on the machine then hits both sides alike.
+  its blocks. Load from other jobs on the machine then hits both sides alike. After a block
+  with two BLAS or torch threads the process pauses (``--settle``), since idle OpenBLAS and
+  OpenMP threads spin for a while and would slow the setting timed next.
 
 ``--shapes`` measures the issue's shapes and a ladder that doubles N, T and H in turn from one
 base shape, to show how the cost grows with each. The output is Markdown, printed as measured,
@@ -57,6 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cells", default="lstm,gru,rnn", help="comma-separated cells (default lstm,gru,rnn)")
     p.add_argument("--repeats", type=int, default=7, help="rounds of alternating blocks (median reported; default 7)")
     p.add_argument("--block", type=int, default=2, help="iterations per timed block (default 2)")
+    p.add_argument("--settle", type=float, default=0.3,
+                   help="seconds to pause after a block with 2 BLAS or torch threads (default 0.3)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--numpy-threads", default="1,2,2blas",
                    help="engine settings to try: 1 (one thread), 2 (its helper thread, one BLAS thread "
@@ -113,8 +117,12 @@ def _time_block(fn: Callable[[], None], block: int) -> float:
 
 
 def measure(shape, cell: str, *, repeats: int = 7, block: int = 2, dtype: str = "float32",
-            numpy_settings=("1", "2", "2blas"), torch_settings=("1", "2")) -> Row:
-    """Median ms of one forward + backward for each thread setting, timed in alternating blocks."""
+            numpy_settings=("1", "2", "2blas"), torch_settings=("1", "2"), settle: float = 0.3) -> Row:
+    """Median ms of one forward + backward for each thread setting, timed in alternating blocks.
+
+    After a block with two BLAS or two torch threads the process pauses ``settle`` seconds: idle
+    OpenBLAS and OpenMP threads keep spinning for a while, and would slow whichever side runs next.
+    """
     import torch
 
     from rnnlab.scratch import make_layer
@@ -149,12 +157,16 @@ def measure(shape, cell: str, *, repeats: int = 7, block: int = 2, dtype: str = 
                 torch.set_num_threads(1)
                 with controller.limit(limits=blas, user_api="blas"), limit_engine_threads(engine):
                     ms = _time_block(numpy_step, block)
+                if blas > 1:
+                    time.sleep(settle)  # OpenBLAS's idle threads spin for a while: let them sleep first
                 if round_:
                     times[f"numpy {s}"].append(ms)
             for s in torch_settings:
                 torch.set_num_threads(TORCH_SETTINGS[s])
                 with controller.limit(limits=1, user_api="blas"):
                     ms = _time_block(torch_step, block)
+                if TORCH_SETTINGS[s] > 1:
+                    time.sleep(settle)  # and so do OpenMP's
                 if round_:
                     times[f"torch {s}"].append(ms)
     finally:
@@ -220,13 +232,16 @@ def main(args: argparse.Namespace) -> int:
     for name in ("batch", "steps", "input_size", "hidden_size", "repeats", "block"):
         if getattr(args, name) < 1:
             raise ConfigError(f"expected --{name.replace('_', '-')} >= 1, found {getattr(args, name)}")
+    if not args.settle >= 0:
+        raise ConfigError(f"expected --settle >= 0 seconds, found {args.settle}")
     cells = _parse_list(args.cells, GATES, "--cells")
     numpy_settings = _parse_list(args.numpy_threads, NUMPY_SETTINGS, "--numpy-threads")
     torch_settings = _parse_list(args.torch_threads, TORCH_SETTINGS, "--torch-threads")
     shapes = ISSUE_SHAPES + LADDER if args.shapes else [(args.batch, args.steps, args.input_size, args.hidden_size)]
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     print(f"`rnnlab bench engine{' --shapes' if args.shapes else ''}`: forward + backward, {args.dtype}, "
-          f"median of {args.repeats} alternating blocks of {args.block}, {now}")
+          f"median of {args.repeats} alternating blocks of {args.block} ({args.settle:g} s pause after "
+          f"multi-threaded blocks), {now}")
     print()
     print(f"Machine: {machine_line()}. Load average before: {_load()}.")
     print()
@@ -236,7 +251,8 @@ def main(args: argparse.Namespace) -> int:
             if args.shapes and shape in LADDER and shape not in ISSUE_SHAPES and cell != "lstm":
                 continue  # the ladder is for the LSTM
             rows.append(measure(shape, cell, repeats=args.repeats, block=args.block, dtype=args.dtype,
-                                numpy_settings=numpy_settings, torch_settings=torch_settings))
+                                numpy_settings=numpy_settings, torch_settings=torch_settings,
+                                settle=args.settle))
     lines = table(rows)
     if args.shapes:
         n_issue = sum(1 for r in rows if r.shape in ISSUE_SHAPES)
