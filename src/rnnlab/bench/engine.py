@@ -11,9 +11,9 @@ Fair by construction:
   setting and names it.
 - **Alternating blocks.** Every setting of both sides runs one block of ``--block`` iterations
   in turn, and that round is repeated ``--repeats`` times; a setting's time is the median over
-  its blocks. Load from other jobs on the machine then hits both sides alike. After a block
-  with two BLAS or torch threads the process pauses (``--settle``), since idle OpenBLAS and
-  OpenMP threads spin for a while and would slow the setting timed next.
+  its blocks. Load from other jobs on the machine then hits both sides alike. Each block starts
+  with one untimed call, and after a block with two BLAS threads the process pauses
+  (``--settle``): idle OpenBLAS threads spin for a while and would slow the setting timed next.
 
 ``--shapes`` measures the issue's shapes and a ladder that doubles N, T and H in turn from one
 base shape, to show how the cost grows with each. The output is Markdown, printed as measured,
@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=7, help="rounds of alternating blocks (median reported; default 7)")
     p.add_argument("--block", type=int, default=2, help="iterations per timed block (default 2)")
     p.add_argument("--settle", type=float, default=0.3,
-                   help="seconds to pause after a block with 2 BLAS or torch threads (default 0.3)")
+                   help="seconds to pause after a block with 2 BLAS threads (default 0.3)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--numpy-threads", default="1,2,2blas",
                    help="engine settings to try: 1 (one thread), 2 (its helper thread, one BLAS thread "
@@ -110,6 +110,8 @@ def _controller():
 
 
 def _time_block(fn: Callable[[], None], block: int) -> float:
+    """Mean ms of ``block`` calls, after one untimed call (caches warm again after the other side)."""
+    fn()
     t0 = time.perf_counter()
     for _ in range(block):
         fn()
@@ -120,8 +122,9 @@ def measure(shape, cell: str, *, repeats: int = 7, block: int = 2, dtype: str = 
             numpy_settings=("1", "2", "2blas"), torch_settings=("1", "2"), settle: float = 0.3) -> Row:
     """Median ms of one forward + backward for each thread setting, timed in alternating blocks.
 
-    After a block with two BLAS or two torch threads the process pauses ``settle`` seconds: idle
-    OpenBLAS and OpenMP threads keep spinning for a while, and would slow whichever side runs next.
+    After a block with two BLAS threads the process pauses ``settle`` seconds: idle OpenBLAS
+    threads keep spinning for a while (measured: torch's two-thread blocks ran 3x slower right
+    after one), and every block starts with one untimed call.
     """
     import torch
 
@@ -165,8 +168,6 @@ def measure(shape, cell: str, *, repeats: int = 7, block: int = 2, dtype: str = 
                 torch.set_num_threads(TORCH_SETTINGS[s])
                 with controller.limit(limits=1, user_api="blas"):
                     ms = _time_block(torch_step, block)
-                if TORCH_SETTINGS[s] > 1:
-                    time.sleep(settle)  # and so do OpenMP's
                 if round_:
                     times[f"torch {s}"].append(ms)
     finally:
@@ -240,8 +241,8 @@ def main(args: argparse.Namespace) -> int:
     shapes = ISSUE_SHAPES + LADDER if args.shapes else [(args.batch, args.steps, args.input_size, args.hidden_size)]
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     print(f"`rnnlab bench engine{' --shapes' if args.shapes else ''}`: forward + backward, {args.dtype}, "
-          f"median of {args.repeats} alternating blocks of {args.block} ({args.settle:g} s pause after "
-          f"multi-threaded blocks), {now}")
+          f"median of {args.repeats} alternating blocks of {args.block} (each after one untimed call; "
+          f"{args.settle:g} s pause after 2 BLAS threads), {now}")
     print()
     print(f"Machine: {machine_line()}. Load average before: {_load()}.")
     print()
