@@ -162,9 +162,9 @@ def test_engine_thread_setting():
         assert engine_threads() == 1
     from rnnlab.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="expected an engine thread count >= 1 or None, found 0"):
-        with limit_engine_threads(0):
-            pass
+    with pytest.raises(ConfigError, match="expected an engine thread count >= 1 or None, found 0"), \
+            limit_engine_threads(0):
+        pass
 
 
 def test_helper_thread_reraises_a_task_error():

@@ -141,7 +141,7 @@ def measure(shape, cell: str, *, repeats: int = 7, block: int = 2, dtype: str = 
     gt = torch.tensor(dhs)
 
     def numpy_step():
-        hs, cache = layer.forward(x)
+        _, cache = layer.forward(x)
         layer.backward(dhs, cache)
 
     def torch_step():

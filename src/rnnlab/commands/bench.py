@@ -8,8 +8,9 @@ import importlib
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help)
-    "engine": ("rnnlab.bench.engine", "NumPy engine vs torch.nn forward+backward speed on CPU, each at its best "
-               "thread setting, timed in alternating blocks (--shapes: the table for docs/BENCHMARKS.md)"),
+    "engine": ("rnnlab.bench.engine", ("NumPy engine vs torch.nn forward+backward speed on CPU, each at its best "
+                                       "thread setting, timed in alternating blocks (--shapes: the table for "
+                                       "docs/BENCHMARKS.md)")),
     "q2": ("rnnlab.bench.q2", "Q2 accuracy goals: MNIST-5k, Fashion-MNIST, temperature vs persistence"),
     "exercises": ("rnnlab.bench.exercises", "exercise accuracy goals: increasing/decreasing >= 98%, BiLSTM sentiment vs baselines"),
 }

@@ -116,7 +116,7 @@ class Lane:
                 self._done[after].wait()
             if self._error is None:
                 fn()
-        except BaseException as exc:  # re-raised by the caller in finish()
+        except BaseException as exc:  # noqa: BLE001 (re-raised by the caller in finish())
             self._error = exc
         finally:
             self._done[k].set()
@@ -157,7 +157,7 @@ class Lane:
         self._helper.busy.release()
         self._helper = None
 
-    def __enter__(self) -> Lane:
+    def __enter__(self) -> Lane:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc) -> None:

@@ -197,8 +197,8 @@ class RecurrentLayer:
             raise ConfigError(f"expected a cache made by this {name} layer's forward, found one made by {other}")
         if cache.params_fingerprint != params_fingerprint(self.params):
             raise ConfigError(
-                f"expected a cache made by this layer's last forward with its current parameters, found one made "
-                f"before they changed (an optimiser step or load_params since that forward)"
+                "expected a cache made by this layer's last forward with its current parameters, found one made "
+                "before they changed (an optimiser step or load_params since that forward)"
             )
 
     def zero_grad(self) -> None:
@@ -208,7 +208,7 @@ class RecurrentLayer:
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
-    def astype(self, dtype) -> "RecurrentLayer":
+    def astype(self, dtype) -> RecurrentLayer:
         """A copy of this layer with parameters in ``dtype``."""
         other = self._empty_like(as_dtype(dtype))
         other.params = {k: v.astype(other.dtype) for k, v in self.params.items()}
@@ -227,7 +227,7 @@ class RecurrentLayer:
 
     # -- torch conversion -------------------------------------------------------------------
     @classmethod
-    def from_torch(cls, module, dtype=np.float64, **kwargs) -> "RecurrentLayer":
+    def from_torch(cls, module, dtype=np.float64, **kwargs) -> RecurrentLayer:
         """Copy the weights of a single-layer, unidirectional ``torch.nn.RNN/LSTM/GRU``."""
         import torch
 
@@ -474,7 +474,7 @@ class Stack:
         self.layers = list(layers)
 
     @classmethod
-    def from_torch(cls, module, dtype=np.float64) -> "Stack":
+    def from_torch(cls, module, dtype=np.float64) -> Stack:
         """Copy a unidirectional multi-layer ``torch.nn.RNN/LSTM/GRU``."""
         import torch
 
