@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-
 TOLERANCE_FD = 1e-7
 TOLERANCE_TORCH = 1e-10
 
