@@ -119,7 +119,7 @@ def test_report_links_figures_and_escapes_every_text(results):
     assert "1 min 16 s" in page and "alpha/alpha.ipynb" in page
     assert "final_loss.LSTM" in page and "50 values, first 0, last 49" in page
     # Summary first, then contents links to every section; the section not run says so.
-    assert page.index('id="summary"') < page.index('id="sec-alpha"')
+    assert page.index('id="summary"') < page.index('id="contents"') < page.index('id="sec-alpha"')
     assert 'href="#sec-alpha"' in page and 'id="sec-alpha"' in page and 'id="sec-beta"' in page
     assert "Not run: no results in" in page and "rnnlab run beta" in page
     # No external resources.
