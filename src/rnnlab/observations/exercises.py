@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab.data.sentences import IMDB_SOURCE
+from rnnlab.observations import MAX_FINDINGS, setting, top_findings  # noqa: F401 (MAX_FINDINGS re-exported)
 from rnnlab.results import Finding
 
 Z_CHANCE = 2.0  # standard errors from chance before an accuracy is called above/below it
@@ -507,7 +508,6 @@ def observations(metrics: Mapping[str, Any], config: Any = None) -> list[str]:
 # Priorities of the findings (lower first): a failed check or goal, then a result against
 # expectation, then the largest effect, then a confirmed expectation.
 FAILED, SURPRISE, EFFECT, CONFIRMED = 0, 1, 2, 3
-MAX_FINDINGS = 6
 
 
 def _candidates(metrics: Mapping[str, Any]) -> list[tuple[int, Finding]]:
@@ -661,27 +661,21 @@ def findings(metrics: Mapping[str, Any], config: Any = None) -> list[Finding]:
     :data:`MAX_FINDINGS` by priority are kept, in the order of the parts within a priority;
     the three always-present parts (counting, forward pass, toy) guarantee at least three.
     """
-    ranked = sorted(enumerate(_candidates(metrics)), key=lambda item: (item[1][0], item[0]))
-    return [finding for _, (_, finding) in ranked[:MAX_FINDINGS]]
+    return top_findings(_candidates(metrics))
 
-
-def _setting(config: Any, name: str, default: Any = None) -> Any:
-    if isinstance(config, Mapping):
-        return config.get(name, default)
-    return getattr(config, name, default)
 
 
 def limitations(metrics: Mapping[str, Any], config: Any = None) -> list[str]:
     """What limits the section's results, each a short phrase (empty: nothing does)."""
     out = []
-    if _setting(config, "profile") == "quick":
+    if setting(config, "profile") == "quick":
         out.append("quick profile: tiny settings, numbers are not meaningful")
     m = metrics.get("sentiment")
     if m is not None:
         if m["source"] != IMDB_SOURCE:
             out.append(f"IMDb not used (no --imdb-dir): the sentiment model learnt from {m['train_size']} shipped "
                        f"review sentences and is tested on {m['test_size']}")
-        elif _setting(config, "imdb_max_per_split") is not None:
-            out.append(f"IMDb subset: at most {_setting(config, 'imdb_max_per_split')} reviews per split "
+        elif setting(config, "imdb_max_per_split") is not None:
+            out.append(f"IMDb subset: at most {setting(config, 'imdb_max_per_split')} reviews per split "
                        f"({m['train_size']} for training, {m['test_size']} held out)")
     return out

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab.analysis.insights import compare
+from rnnlab.observations import MAX_FINDINGS, setting
 from rnnlab.results import Finding
 
 FLAT_BAND = 0.01  # a per-step factor within 1 +- this counts as "roughly constant"
@@ -500,11 +501,6 @@ def task_observations(task_name: str, m: Mapping, hidden_size: int, clip: float 
     return out
 
 
-def _setting(config: Any, name: str, default: Any = None) -> Any:
-    if isinstance(config, Mapping):
-        return config.get(name, default)
-    return getattr(config, name, default)
-
 
 SINE_BASELINE = "copying the last noisy value would score validation MSE {value}"
 TEXT_BASELINE = ("a model that ignores context scores {value} nats/char (the character entropy of the "
@@ -631,10 +627,10 @@ def topic_sentences(metrics: Mapping, config: Any) -> dict[str, list[str]]:
             continue
         m, title = tasks[name], TASK_TITLES[name]
         out["loss"] += curve_observations(title, m["loss"], m)
-        out["cost"] += cost_observations(title, m, _setting(config, f"{name}_hidden"))
+        out["cost"] += cost_observations(title, m, setting(config, f"{name}_hidden"))
         out["gradflow"] += mechanism_observations(title, m, m["mechanism"])
         clipped, norms = clipping_numbers(m["curves"])
-        out["clipping"] += clipping_observations(title, clipped, norms, _setting(config, "clip"))
+        out["clipping"] += clipping_observations(title, clipped, norms, setting(config, "clip"))
     if "sine" in tasks:
         out["sine"] += baseline_observations("Sine", SINE_BASELINE, tasks["sine"]["copy_last_value_mse"],
                                              tasks["sine"])
@@ -659,7 +655,6 @@ def observations(metrics: Mapping, config: Any) -> list[str]:
 # Priorities of the findings (lower first): a failed check or goal, then a result against
 # expectation, then the largest effect, then a confirmed expectation.
 FAILED, SURPRISE, EFFECT, CONFIRMED = 0, 1, 2, 3
-MAX_FINDINGS = 6
 CLIPPED_MOST = 0.5  # clipping that acts on more than this share of updates shapes the training
 REACH_RATIO = 10.0  # trained cells whose gradient at t = 1 differs by this factor differ in reach
 
@@ -804,7 +799,7 @@ def findings(metrics: Mapping, config: Any = None) -> list[Finding]:
 def limitations(metrics: Mapping, config: Any = None) -> list[str]:
     """What limits Q1's results, each a short phrase (empty: nothing does)."""
     out = []
-    if _setting(config, "profile") == "quick":
+    if setting(config, "profile") == "quick":
         out.append("quick profile: tiny settings, numbers are not meaningful")
     source = metrics.get("text_source", {}).get("name")
     if source == "python-docs":

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab.cells import GATE_LABELS
+from rnnlab.observations import MAX_FINDINGS, setting, top_findings  # noqa: F401 (MAX_FINDINGS re-exported)
 from rnnlab.results import Finding
 
 OVERFIT_FACTOR = 1.2
@@ -398,7 +399,6 @@ TOPICS = (  # (key, title), in the order of the report and the notebook
 )
 TASK_ORDER = ("images", "series", "imdb")
 SATURATION_CHANGE = 0.10  # a gate's saturated share moving this much (10 points) is a finding
-MAX_FINDINGS = 6
 # Priorities of the findings (lower first): each task's headline result, then results against
 # expectation or a failed goal, then the largest effects, then limitations.
 HEADLINE, SURPRISE, EFFECT, LIMIT = 0, 1, 2, 3
@@ -662,14 +662,8 @@ def findings(metrics: dict[str, Any]) -> list[Finding]:
     The first :data:`MAX_FINDINGS` are kept; with images and series measured the two
     headlines and the saturation findings always give at least three.
     """
-    ranked = sorted(enumerate(_candidates(metrics)), key=lambda item: (item[1][0], item[0]))
-    return [finding for _, (_, finding) in ranked[:MAX_FINDINGS]]
+    return top_findings(_candidates(metrics))
 
-
-def _setting(config: Any, name: str, default: Any = None) -> Any:
-    if isinstance(config, dict):
-        return config.get(name, default)
-    return getattr(config, name, default)
 
 
 def limitations(metrics: dict[str, Any], config: Any = None) -> list[str]:
@@ -686,6 +680,6 @@ def limitations(metrics: dict[str, Any], config: Any = None) -> list[str]:
     imdb = metrics.get("imdb") or {}
     if "skipped" in imdb:
         out.append("IMDb skipped: no aclImdb folder (--imdb-dir) given")
-    if _setting(config, "profile") == "quick":
+    if setting(config, "profile") == "quick":
         out.append("quick profile: tiny settings, numbers are not meaningful")
     return out

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rnnlab.observations import MAX_FINDINGS, setting, top_findings  # noqa: F401 (MAX_FINDINGS re-exported)
 from rnnlab.results import Finding
 
 P_THRESHOLD = 0.05
@@ -421,7 +422,6 @@ def observations(metrics: dict[str, Any]) -> list[str]:
 # are (the headline and its main caveat), then results against expectation, then the largest
 # effect, then confirmed expectations.
 HEADLINE, SURPRISE, EFFECT, CONFIRMED = 0, 1, 2, 3
-MAX_FINDINGS = 6
 
 
 def largest_encoder_difference(metrics: dict[str, Any]) -> tuple[str, float] | None:
@@ -569,14 +569,8 @@ def findings(metrics: dict[str, Any]) -> list[Finding]:
     in candidate order within a priority; the retrieval verdict, the weights and the largest
     effect or the region map always give at least three.
     """
-    ranked = sorted(enumerate(_candidates(metrics)), key=lambda item: (item[1][0], item[0]))
-    return [finding for _, (_, finding) in ranked[:MAX_FINDINGS]]
+    return top_findings(_candidates(metrics))
 
-
-def _setting(config: Any, name: str, default: Any = None) -> Any:
-    if isinstance(config, dict):
-        return config.get(name, default)
-    return getattr(config, name, default)
 
 
 def limitations(metrics: dict[str, Any], config: Any = None) -> list[str]:
@@ -593,10 +587,10 @@ def limitations(metrics: dict[str, Any], config: Any = None) -> list[str]:
     if data["name"] == "demo":
         out.append(f"demo set instead of VQA v2: {data['n_questions']} questions about "
                    f"{data['n_images']} shipped photographs")
-    elif _setting(config, "limit") is not None:
+    elif setting(config, "limit") is not None:
         out.append(f"{data['name']} subset: the first {data['n_questions']} questions "
                    f"({data['n_images']} images)")
-    if _setting(config, "profile") == "quick":
+    if setting(config, "profile") == "quick":
         out.append("quick profile: tiny settings, numbers are not meaningful")
     return out
 
