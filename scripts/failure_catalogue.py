@@ -33,7 +33,10 @@ def python(code: str, cwd: Path) -> tuple[int, str]:
     out = subprocess.run([PY, "-c", textwrap.dedent(code)], cwd=cwd, env=ENV, capture_output=True, text=True,
                          check=False)
     text = (out.stdout + out.stderr).strip().splitlines()
-    return out.returncode, (text[-1] if text else "(no output)")
+    last = text[-1] if text else "(no output)"
+    # an API case prints the exception it caught: its status is the exception's class
+    status = last.split(":", 1)[0] if out.returncode == 0 and "Error:" in last else out.returncode
+    return status, last
 
 
 def flip_bytes(path: Path) -> None:
@@ -171,7 +174,7 @@ def main() -> int:
                 last = last.replace("|", "\\|").replace(str(tmp), "TMP")
                 rows.append(f"| {what} | `{shown}` | {code} | {last} |")
                 print(rows[-1], file=sys.stderr, flush=True)
-    print("| failure | command | exit status | what it says |")
+    print("| failure | command | exit status (or exception) | what it says |")
     print("|---|---|---|---|")
     print("\n".join(rows))
     return 0
