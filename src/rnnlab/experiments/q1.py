@@ -284,51 +284,6 @@ CHECK_LABELS = {"rnn": "RNN (tanh)", "lstm": "LSTM", "gru": "GRU (PyTorch varian
                 "gru-cho": "GRU (Cho et al. 2014 variant)"}
 
 
-def _cho_gru_torch(params: dict, x, h0):
-    """The Cho et al. (2014) GRU written directly in torch, for autograd to differentiate.
-
-    r = sigma(W_ir x + b_ir + W_hr h + b_hr), z = sigma(W_iz x + b_iz + W_hz h + b_hz),
-    n = tanh(W_in x + b_in + W_hn (r * h) + b_hn), h' = (1 - z) * n + z * h. Returns (N, T, H).
-    """
-    import torch
-
-    from rnnlab.scratch.reference import PARAM_NAMES
-
-    H = h0.shape[1]
-    W_ih, W_hh, b_ih, b_hh = (params[k] for k in PARAM_NAMES)
-    h, outs = h0, []
-    for t in range(x.shape[1]):
-        gi = x[:, t] @ W_ih.T + b_ih  # (N, 3H)
-        r = torch.sigmoid(gi[:, :H] + h @ W_hh[:H].T + b_hh[:H])
-        z = torch.sigmoid(gi[:, H:2 * H] + h @ W_hh[H:2 * H].T + b_hh[H:2 * H])
-        n = torch.tanh(gi[:, 2 * H:] + (r * h) @ W_hh[2 * H:].T + b_hh[2 * H:])
-        h = (1 - z) * n + z * h
-        outs.append(h)
-    return torch.stack(outs, 1)
-
-
-def _cho_parity(layer, N: int, T: int, seed: int) -> dict[str, float]:
-    """Max absolute difference of a Cho GRU's outputs and gradients from torch autograd of
-    :func:`_cho_gru_torch`, on the problem and loss of :func:`rnnlab.scratch.gradcheck.check_layer`."""
-    import torch
-
-    from rnnlab.scratch.gradcheck import random_problem
-
-    p = random_problem(layer, N, T, seed)
-    hs, cache = layer.forward(p.x, p.state0)
-    dx, dh0 = layer.backward(p.dhs, cache, p.dstate_T)
-    ours = {"hs": hs, **layer.grads, "x": dx, "h0": dh0}
-    tp = {k: torch.tensor(v, requires_grad=True) for k, v in layer.params.items()}
-    x = torch.tensor(p.x, requires_grad=True)
-    h0 = torch.tensor(p.state0, requires_grad=True)
-    ths = _cho_gru_torch(tp, x, h0)
-    loss = (ths * torch.tensor(p.dhs)).sum() + (ths[:, -1] * torch.tensor(p.dstate_T)).sum()
-    loss.backward()
-    theirs = {"hs": ths.detach().numpy(), **{k: v.grad.numpy() for k, v in tp.items()},
-              "x": x.grad.numpy(), "h0": h0.grad.numpy()}
-    return {k: float(np.max(np.abs(ours[k] - theirs[k]))) for k in theirs}
-
-
 def correctness_check(seed: int) -> dict:
     """The engine's gradient check and torch parity for every cell and variant, in float64.
 
@@ -337,7 +292,8 @@ def correctness_check(seed: int) -> dict:
     finite differences (:func:`~rnnlab.scratch.gradcheck.check_layer`), and the worst absolute
     difference of the outputs ``hs`` and every gradient from torch: ``torch.nn.RNN/LSTM/GRU`` on
     the same weights (:func:`~rnnlab.scratch.gradcheck.compare_with_torch`), and for the Cho GRU,
-    which torch.nn lacks, autograd of its torch transcription (:func:`_cho_gru_torch`). Its own
+    which torch.nn lacks, autograd of its torch transcription
+    (:func:`rnnlab.scratch.gradcheck.cho_gru_torch`). Its own
     seeded layers and problems: no RNG stream of the section is touched (torch's is restored).
     """
     import torch
@@ -351,10 +307,9 @@ def correctness_check(seed: int) -> dict:
         for cell in gc.CHECKED_CELLS:
             layer = make_layer(cell, D, H, seed=seed, dtype=np.float64)
             fd = gc.check_layer(layer, N=N, T=T, seed=seed)
-            if cell == "gru-cho":
-                parity, reference = _cho_parity(layer, N, T, seed), "autograd of its torch transcription"
-            else:
-                parity, reference = gc.compare_with_torch(layer, N=N, T=T, seed=seed), f"torch.nn.{layer.torch_class}"
+            parity = gc.compare_with_torch(layer, N=N, T=T, seed=seed)
+            reference = ("autograd of its torch transcription" if cell == "gru-cho"
+                         else f"torch.nn.{layer.torch_class}")
             cells[cell] = {"label": CHECK_LABELS[cell], "torch_reference": reference,
                            "finite_differences": {k: float(v) for k, v in fd.items()}, "torch": parity}
     return {"dtype": "float64", **CHECK_SHAPE, "seed": seed, "cells": cells}
