@@ -184,16 +184,6 @@ class SectionResult:
                 f"malformed data: {type(exc).__name__}: {exc}"
             ) from None
 
-    @classmethod
-    def assemble(
-        cls, name: str, title: str, config: dict[str, Any], metrics: dict[str, Any],
-        shown: Presentation,
-    ) -> SectionResult:
-        """A result from a section's measurements and their presentation."""
-        return cls(name, title, config, metrics, list(shown.observations), list(shown.figures),
-                   list(shown.tables), dict(shown.text_blocks), list(shown.topics),
-                   list(shown.findings), list(shown.limitations))
-
 
 # --------------------------------------------------------------------------------------------
 # Files

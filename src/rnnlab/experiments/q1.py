@@ -380,13 +380,6 @@ def prepare_runs(config: Config, out_dir: Path) -> Path:
     return prepare_units(Path(out_dir) / RUNS_DIR, _runs_config(config), config.resume, "runs", NAME)
 
 
-def json_roundtrip(data: dict) -> dict:
-    """``data`` as it reads back from JSON (tuples become lists)."""
-    from rnnlab.results import dumps, loads
-
-    return loads(dumps(data))
-
-
 def run_stem(runs: Path, task: str, cell: str, seed: int) -> Path:
     """``<runs>/<task>-<cell>-seed<k>`` (add ``.safetensors`` / ``.json``)."""
     return runs / f"{task}-{cell}-seed{seed}"
