@@ -44,9 +44,10 @@ from rnnlab.experiments.base import (
 from rnnlab.observations import exercises as O
 from rnnlab.observations.exercises import observations as observations_from_metrics
 from rnnlab.results import Topic
+from rnnlab.sections import TITLES
 
 NAME = "exercises"
-TITLE = "Introductory exercises: architectures, parameter counts, a manual forward pass, small classifiers"
+TITLE = TITLES[NAME]
 
 
 @dataclass(frozen=True)

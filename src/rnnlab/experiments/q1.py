@@ -46,6 +46,7 @@ from rnnlab.experiments.base import (
 )
 from rnnlab.observations.q1 import GOOD_FIT_R2, TASK_TITLES, fit_quality
 from rnnlab.scratch import mse, softmax_cross_entropy
+from rnnlab.sections import TITLES
 from rnnlab.train.scratch_loop import (
     SeqModel,
     SineTask,
@@ -59,7 +60,7 @@ from rnnlab.train.scratch_loop import (
 )
 
 NAME = "q1"
-TITLE = "Q1. RNN, LSTM and GRU from scratch: training curves, insights and gradient flow"
+TITLE = TITLES[NAME]
 
 
 @dataclass(frozen=True)

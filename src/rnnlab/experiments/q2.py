@@ -43,9 +43,10 @@ from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.experiments.base import RESUME_HELP, Figure, RunContext, Table, make_config, option
 from rnnlab.observations.q2 import spike_rule
 from rnnlab.results import Presentation, Topic
+from rnnlab.sections import TITLES
 
 NAME = "q2"
-TITLE = "Q2. RNN, LSTM and GRU on real data: weights, stability, saturation and convergence"
+TITLE = TITLES[NAME]
 
 CELLS = ("rnn", "lstm", "gru")
 TASK_KEYS = ("images", "series", "imdb")

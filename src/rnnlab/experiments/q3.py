@@ -42,12 +42,10 @@ from rnnlab.analysis import geometry as geo
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.experiments.base import Figure, Presentation, RunContext, Table, make_config, option
 from rnnlab.results import Topic, atomic_write_bytes, read_json, write_json
+from rnnlab.sections import TITLES
 
 NAME = "q3"
-TITLE = (
-    "Q3. Visual question answering without training: ResNet18 image features fused with "
-    "untrained RNN, LSTM and GRU question encoders"
-)
+TITLE = TITLES[NAME]
 ARRAYS_FILE = "arrays.npz"
 INPUTS_FILE = "inputs.json"
 FEATURE_CACHE_DIR = "feature_cache"  # <out>/q3/feature_cache/<key>.npz, one file per image

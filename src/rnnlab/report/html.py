@@ -221,7 +221,9 @@ def _topic_views(name: str, folder: Path, data: dict[str, Any]) -> list[dict[str
 
 
 def _section_view(name: str, folder: Path, data: dict[str, Any] | None, error: str | None) -> SectionView:
-    title = str(data.get("title")) if data else name
+    from rnnlab.sections import TITLES
+
+    title = str(data.get("title")) if data else TITLES.get(name, name)
     view = SectionView(name, title, folder, section_status(folder, data, error), data, error)
     if data is None:
         return view
