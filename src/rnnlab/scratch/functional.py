@@ -72,6 +72,13 @@ LANE_CHUNKS = 8  # chunks of steps per pass when the helper runs
 ONE_PRODUCT_MIN_WEIGHTS = 2**18
 
 
+def uses_kernels(dtype) -> bool:
+    """True when the LSTM runs the compiled loops of :mod:`rnnlab.scratch.kernels`: float32, the
+    training dtype. float64 (gradient checks, gradient flow, Jacobians) runs the NumPy loops here,
+    whose tanh is NumPy's."""
+    return np.dtype(dtype) == np.float32
+
+
 def _lane(x_shape: tuple[int, int, int], G: int, H: int) -> Lane:
     from rnnlab.threads import engine_threads
 
@@ -340,9 +347,16 @@ class LSTMCache(NamedTuple):
     gates: np.ndarray  # (T, 4H, N) activated gates in internal order i, f, o, g
     tanh_c: np.ndarray  # (T, H, N) tanh(c_t)
 
+    def final_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """(h_T, c_T), each (N, H), as new arrays."""
+        return self.h[-1].T.copy(), self.c[-1].T.copy()
+
 
 def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.ndarray]):
     """Run an LSTM (PyTorch's formulation, see :func:`reference.lstm_step`) over a sequence.
+
+    float32 runs the compiled loop of :mod:`rnnlab.scratch.kernels` (its cache is a
+    ``kernels.LSTMRowsCache``); other dtypes run :func:`lstm_forward_numpy`.
 
     Parameters
     ----------
@@ -357,9 +371,18 @@ def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.nda
     -------
     hs : ndarray, (T, N, H)
         h_1..h_T.
-    cache : LSTMCache
-        Its ``h[-1]`` and ``c[-1]`` (H, N) are the final state, transposed.
+    cache : LSTMCache or kernels.LSTMRowsCache
+        ``cache.final_state()`` is (h_T, c_T).
     """
+    if uses_kernels(x.dtype):
+        from rnnlab.scratch import kernels
+
+        return kernels.lstm_forward(params, x, state0)
+    return lstm_forward_numpy(params, x, state0)
+
+
+def lstm_forward_numpy(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.ndarray]):
+    """:func:`lstm_forward` in NumPy, for any dtype (feature-major ``LSTMCache``)."""
     T, N, _ = x.shape
     H = params[W_HH].shape[1]
     H3 = 3 * H
@@ -430,6 +453,10 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMCache,
         dx (T, N, D), dstate0 = (dh0, dc0), grads in torch's layout, dh (T, N, H).
     """
     _check_truncate(truncate)
+    if not isinstance(cache, LSTMCache):
+        from rnnlab.scratch import kernels
+
+        return kernels.lstm_backward(params, dhs, cache, dstate_T, truncate)
     x, h, c, gates, tanh_c = cache.x, cache.h, cache.c, cache.gates, cache.tanh_c
     T, N, H = dhs.shape
     H3 = 3 * H

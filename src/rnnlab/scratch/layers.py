@@ -350,7 +350,7 @@ class LSTM(RecurrentLayer):
         return F.lstm_backward(self.params, dhs, cache, dh_T, truncate)
 
     def _final_state(self, cache):
-        return cache.h[-1].T.copy(), cache.c[-1].T.copy()
+        return cache.final_state()
 
 
 class GRU(RecurrentLayer):
