@@ -64,30 +64,13 @@ def _reference(params, x, state0, dhs, dstate_T, truncate):
     return out
 
 
-# _step_sums (dx and the weight gradients after the backward loop) pairs the k-th half of the
-# steps, split(T, flops, 1), with the k-th half of the gate rows, split(4H, flops), and runs one
-# task per half of the *steps*. When the two splits disagree it goes wrong: with T = 1 and
-# 4H >= 16 (one step part, two gate parts) the rows 2H..4H-1 of dW_ih, dW_hh and db are never
-# written (np.empty garbage); with T >= 2 and 4H < 16 (two step parts, one gate part) it raises
-# IndexError. Both need flops >= THREAD_MIN_FLOPS (forced here by setting it to 0; at the real
-# threshold, e.g. T = 1, N = H = 256 reaches it).
-STEP_SUMS_BUG = "known bug: kernels._step_sums splits steps and gate rows into different numbers of parts"
-
-
-def _step_sums_mismatch(T: int, H: int, forced: bool) -> bool:
-    """True where the splits of _step_sums disagree, with THREAD_MIN_FLOPS forced to 0."""
-    return forced and ((T >= 2) != (4 * H >= 2 * K.MIN_BLOCK))
-
-
 H64, D64 = 5, 3
 # (N, forced, blocks): N = 3 stays one block even when forced (< 2 MIN_BLOCK rows); 17 rows are
 # one block at the real threshold and two (8 + 9) when THREAD_MIN_FLOPS is forced to 0.
 BATCHES = [(3, True, 1), (17, False, 1), (17, True, 2)]
 DSTATES = ["none", "dh_T", "dc_T", "both"]
 CASES_64 = [
-    pytest.param(N, forced, blocks, T, truncate, random_state, dstate,
-                 marks=[pytest.mark.xfail(strict=True, reason=STEP_SUMS_BUG)]
-                 if _step_sums_mismatch(T, H64, forced) else [])
+    (N, forced, blocks, T, truncate, random_state, dstate)
     for (N, forced, blocks), T, truncate, random_state, dstate
     in itertools.product(BATCHES, [1, 6], [None, 1, 3], [False, True], DSTATES)
 ]
@@ -119,10 +102,10 @@ def test_kernels_equal_reference_in_float64(N, forced, blocks, T, truncate, rand
 
 
 @pytest.mark.parametrize("T,H", [(1, 5), (6, 2)])
-@pytest.mark.xfail(strict=True, reason=STEP_SUMS_BUG)
 def test_step_sums_when_steps_and_gate_rows_split_differently(T, H, monkeypatch):
-    """The bug above on its own: T = 1 with H = 5 (gate rows 10..19 of the weight gradients not
-    written) and T = 6 with H = 2 (IndexError), both with the work cut in two."""
+    """With the work cut in two, the steps and the gate rows can split differently: T = 1 with
+    H = 5 (the steps stay whole, the 20 gate rows are cut) and T = 6 with H = 2 (the steps are
+    cut, the 8 gate rows are not). Every gradient row is still computed, once."""
     monkeypatch.setattr(K, "THREAD_MIN_FLOPS", 0.0)
     params, x, state0, dhs, _ = _problem(T, 4, 3, H, seed=3)
     fast, _ = _results(K, params, x, state0, dhs, None, None)
@@ -220,9 +203,6 @@ def test_tanh_f32_nan_and_infinities():
     np.testing.assert_allclose(y[2:], [1.0, -1.0], rtol=0, atol=float(np.spacing(np.float32(1))))
 
 
-@pytest.mark.xfail(strict=True, reason="tanh_f32 clamps at 9.0 and rounds tanh(9) = 1 - 3.05e-8 to "
-                   "0.99999994, not 1: +-inf (and any |x| >= 9.011, where float32 tanh is 1) give "
-                   "+-0.99999994, contrary to kernels.py's comment '+-1 beyond'")
 def test_tanh_f32_saturates_to_exactly_one():
     """+inf and -inf give exactly +1 and -1, as does every |x| from 9.02 up (float32's tanh
     rounds to 1 there: 1 - tanh(x) < 2^-25 for x > 13 ln 2)."""

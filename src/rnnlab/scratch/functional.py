@@ -73,9 +73,9 @@ ONE_PRODUCT_MIN_WEIGHTS = 2**18
 
 
 def uses_kernels(dtype) -> bool:
-    """True when the LSTM runs the compiled loops of :mod:`rnnlab.scratch.kernels`: float32, the
-    training dtype. float64 (gradient checks, gradient flow, Jacobians) runs the NumPy loops here,
-    whose tanh is NumPy's."""
+    """True when the cells run the compiled loops of :mod:`rnnlab.scratch.kernels` (the GRU in
+    PyTorch's variant): float32, the training dtype. float64 (gradient checks, gradient flow,
+    Jacobians) and the Cho GRU run the NumPy loops here."""
     return np.dtype(dtype) == np.float32
 
 
@@ -214,6 +214,10 @@ class RNNCache(NamedTuple):
     h: np.ndarray  # (T+1, H, N) states h_0..h_T
     nonlinearity: str
 
+    def final_state(self) -> np.ndarray:
+        """h_T (N, H), a new array."""
+        return self.h[-1].T.copy()
+
 
 def rnn_forward(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str = "tanh"):
     """Run a vanilla RNN over a sequence: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
@@ -230,9 +234,19 @@ def rnn_forward(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str
     -------
     hs : ndarray, (T, N, H)
         h_1..h_T.
-    cache : RNNCache
+    cache : RNNCache or kernels.RNNRowsCache
+        ``cache.final_state()`` is h_T.
     """
     _check_nonlinearity(nonlinearity)
+    if uses_kernels(x.dtype):
+        from rnnlab.scratch import kernels
+
+        return kernels.rnn_forward(params, x, h0, nonlinearity)
+    return rnn_forward_numpy(params, x, h0, nonlinearity)
+
+
+def rnn_forward_numpy(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str = "tanh"):
+    """:func:`rnn_forward` in NumPy, for any dtype (feature-major ``RNNCache``)."""
     T, N, _ = x.shape
     W_hh = params[W_HH]
     H = W_hh.shape[0]
@@ -280,6 +294,10 @@ def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNCache, dh_T: np.ndar
         dx (T, N, D), dstate0 = dL/dh_0 (N, H), grads, dh (T, N, H).
     """
     _check_truncate(truncate)
+    if not isinstance(cache, RNNCache):
+        from rnnlab.scratch import kernels
+
+        return kernels.rnn_backward(params, dhs, cache, dh_T, truncate)
     x, h, relu = cache.x, cache.h, cache.nonlinearity == "relu"
     T, N, H = dhs.shape
     W_hh = params[W_HH]
@@ -532,6 +550,10 @@ class GRUCache(NamedTuple):
     hn: np.ndarray  # (T, H, N) torch: W_hn h_{t-1} + b_hn;  cho: r * h_{t-1}
     variant: str
 
+    def final_state(self) -> np.ndarray:
+        """h_T (N, H), a new array."""
+        return self.h[-1].T.copy()
+
 
 def gru_forward(params: Params, x: np.ndarray, h0: np.ndarray, variant: str = "torch"):
     """Run a GRU (see :func:`reference.gru_step`) over a sequence.
@@ -549,8 +571,19 @@ def gru_forward(params: Params, x: np.ndarray, h0: np.ndarray, variant: str = "t
     -------
     hs : ndarray, (T, N, H)
         h_1..h_T.
-    cache : GRUCache
+    cache : GRUCache or kernels.GRURowsCache
+        ``cache.final_state()`` is h_T.
     """
+    check_gru_variant(variant)
+    if variant == "torch" and uses_kernels(x.dtype):
+        from rnnlab.scratch import kernels
+
+        return kernels.gru_forward(params, x, h0)
+    return gru_forward_numpy(params, x, h0, variant)
+
+
+def gru_forward_numpy(params: Params, x: np.ndarray, h0: np.ndarray, variant: str = "torch"):
+    """:func:`gru_forward` in NumPy, for any dtype and both variants (feature-major ``GRUCache``)."""
     check_gru_variant(variant)
     T, N, _ = x.shape
     W_ih, W_hh, b_ih, b_hh = (params[k] for k in PARAM_NAMES)
@@ -635,6 +668,10 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRUCache, dh_T: np.ndar
         dx (T, N, D), dstate0 = dL/dh_0 (N, H), grads, dh (T, N, H).
     """
     _check_truncate(truncate)
+    if not isinstance(cache, GRUCache):
+        from rnnlab.scratch import kernels
+
+        return kernels.gru_backward(params, dhs, cache, dh_T, truncate)
     x, h, gates, hn, variant = cache.x, cache.h, cache.gates, cache.hn, cache.variant
     torch_variant = variant == "torch"
     T, N, H = dhs.shape

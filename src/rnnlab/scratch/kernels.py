@@ -43,9 +43,11 @@ from threadpoolctl import ThreadpoolController
 
 from rnnlab.scratch.reference import B_HH, B_IH, BPTT, W_HH, W_IH, Params
 
-# tanh(x) = x P(x^2) / Q(x^2) on |x| <= TANH_CLAMP, and +-1 beyond (where float32 tanh is 1).
-# Fitted for relative error (1.3e-9 at most) by scripts/fit_tanh.py; do not edit by hand.
+# tanh(x) = x P(x^2) / Q(x^2), fitted on |x| <= TANH_CLAMP for relative error (1.3e-9 at most)
+# by scripts/fit_tanh.py (do not edit by hand), and +-1 from TANH_ONE = atanh(1 - 2^-25) up,
+# where float32's tanh rounds to 1.
 TANH_CLAMP = 9.0
+TANH_ONE = 0.5 * math.log(2.0**26 - 1.0)  # 9.0109...
 TANH_P = (0.9999999987297791, 0.13680862765000307, 0.0038695158191837486, 2.8031462848697838e-05,
           3.064286891718828e-08, -1.2246477410578923e-11)
 TANH_Q = (1.0, 0.4701419485667652, 0.02725018550848279, 0.00039407269676894905, 1.2890453869571385e-06)
@@ -57,6 +59,7 @@ _Q0, _Q1, _Q2, _Q3, _Q4 = TANH_Q
 # 5.3e7 gained; docs/BENCHMARKS.md). Each half of the batch has at least MIN_BLOCK rows.
 THREAD_MIN_FLOPS = 4.0e7
 MIN_BLOCK = 8
+GEMM_ROWS = 64  # gate rows per BLAS call for W_hh h_{t-1} (faster for thin blocks: 1.3x at N 16, H 512)
 
 _ONE, _ZERO = np.float32(1), np.float32(0)  # float32 in float32 loops, promoted in float64 ones
 _JIT = {"nogil": True, "cache": True, "error_model": "numpy"}  # numpy's error model: loops vectorise
@@ -91,14 +94,20 @@ _GEMM = {np.dtype(np.float32): _cython_blas("sgemm"), np.dtype(np.float64): _cyt
 @numba.njit(inline="always", error_model="numpy", cache=True)
 def _tanh_rational(v):
     """tanh(v) for a float64 v, to 1.3e-9 relative: the float32 tanh before its rounding."""
-    if v > TANH_CLAMP:  # NaN fails both tests and stays NaN
-        v = TANH_CLAMP
-    if v < -TANH_CLAMP:
-        v = -TANH_CLAMP
-    z = v * v
+    u = v
+    if u > TANH_ONE:  # noqa: PLR1730  (not min/max: NaN fails every test here and stays NaN)
+        u = TANH_ONE
+    if u < -TANH_ONE:  # noqa: PLR1730
+        u = -TANH_ONE
+    z = u * u
     p = ((((_P5 * z + _P4) * z + _P3) * z + _P2) * z + _P1) * z + _P0
     q = (((_Q4 * z + _Q3) * z + _Q2) * z + _Q1) * z + _Q0
-    return v * p / q
+    y = u * p / q
+    if v >= TANH_ONE:
+        y = 1.0
+    if v <= -TANH_ONE:
+        y = -1.0
+    return y
 
 
 def _tanh(x):  # compiled per dtype by the overload below
@@ -174,6 +183,28 @@ def _gemm(gemm, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb, beta, c, c_off, 
 
 
 @numba.njit(**_JIT)
+def _recurrent_product(gemm, W, h, t, out, n0, n1, beta):
+    """out[:, n0:n1] (rows, N) = W (rows, H) h_t[:, n0:n1] + beta out, in GEMM_ROWS-row calls."""
+    G, H = W.shape
+    N = h.shape[2]
+    n = n1 - n0
+    h_flat, W_flat, o_flat = h.ravel(), W.ravel(), out.ravel()
+    for r0 in range(0, G, GEMM_ROWS):
+        rows = min(GEMM_ROWS, G - r0)
+        _gemm(gemm, False, n, rows, H, h_flat, t * H * N + n0, N, W_flat, r0 * H, H, beta, o_flat, r0 * N + n0, N)
+
+
+@numba.njit(**_JIT)
+def _to_rows(src, dst, n0, n1):
+    """dst[n, :] = src[:, n] for n in n0..n1-1: a block of a feature-major (H, N) state, batch-major."""
+    H = src.shape[0]
+    for q in range(n0, n1):
+        out = dst[q]
+        for j in range(H):
+            out[j] = src[j, q]
+
+
+@numba.njit(**_JIT)
 def _lstm_forward_rows(gemm, W_hh, bias, gk, gs, go, h, c, act, tanh_c, h_rows, n0, n1):
     """Steps 0..T-1 for batch rows n0..n1-1 of h, c, act, tanh_c and h_rows.
 
@@ -185,13 +216,10 @@ def _lstm_forward_rows(gemm, W_hh, bias, gk, gs, go, h, c, act, tanh_c, h_rows, 
         c_t = f c_{t-1} + i g            h_t = o tanh(c_t)
     """
     G, H = W_hh.shape
-    T, _, N = act.shape
     n = n1 - n0
-    h_flat, act_flat, W_flat = h.ravel(), act.ravel(), W_hh.ravel()
-    for t in range(T):
+    for t in range(act.shape[0]):
         a_t = act[t]
-        # a += W_hh h_{t-1}: (n, H) @ (H, 4H) onto this block's columns of act[t], column-major
-        _gemm(gemm, False, n, G, H, h_flat, t * H * N + n0, N, W_flat, 0, H, 1.0, act_flat, t * G * N + n0, N)
+        _recurrent_product(gemm, W_hh, h, t, a_t, n0, n1, 1.0)  # a += W_hh h_{t-1}   (4H, n)
         for r in range(G):
             a, k, sc, off, b = a_t[r, n0:n1], gk[r], gs[r], go[r], bias[r]
             for q in range(n):
@@ -205,11 +233,7 @@ def _lstm_forward_rows(gemm, W_hh, bias, gk, gs, go, h, c, act, tanh_c, h_rows, 
                 c_new[q] = ct
                 tc_new[q] = tc
                 h_new[q] = o[q] * tc  # h_t = o * tanh(c_t)
-        h_new_t, rows = h[t + 1], h_rows[t + 1]
-        for q in range(n0, n1):  # h_t batch-major too, read from the block just written
-            out = rows[q]
-            for j in range(H):
-                out[j] = h_new_t[j, q]
+        _to_rows(h[t + 1], h_rows[t + 1], n0, n1)  # h_t batch-major too
 
 
 @numba.njit(**_JIT)
@@ -303,9 +327,9 @@ def _run_blocks(blocks: list[tuple[int, int]], work) -> None:
         lane.finish()
 
 
-def _flops(T: int, N: int, D: int, H: int) -> float:
-    """Floating-point operations of one pass's products: 2 N 4H (D + H) T."""
-    return 2.0 * N * 4 * H * (D + H) * T
+def _flops(T: int, N: int, D: int, H: int, gates: int = 4) -> float:
+    """Floating-point operations of one pass's products: 2 N G H (D + H) T for G gates."""
+    return 2.0 * N * gates * H * (D + H) * T
 
 
 @_one_blas_thread
@@ -398,39 +422,358 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMRowsCache,
                             dh, k, n0, n1)
 
     _run_blocks(split(N, flops), loop)
-    dx, dW_ih, dW_hh, db = _step_sums(dA, np.ascontiguousarray(params[W_IH], dtype=dtype), cache, flops)
-    grads = {W_IH: dW_ih, W_HH: dW_hh, B_IH: db, B_HH: db.copy()}
+    x = cache.x
+    every = slice(0, G)
+    dx, dW_ih, dW_hh, db_ih, db_hh = _step_sums(dA, np.ascontiguousarray(params[W_IH], dtype=dtype), x,
+                                                cache.h_rows[:T].reshape(T * N, H), [_Grad(dA, every, every)], flops)
+    grads = {W_IH: dW_ih, W_HH: dW_hh, B_IH: db_ih, B_HH: db_hh}
     return BPTT(dx, (dh_next.T.copy(), dc_next.T.copy()), grads, dh_total)
 
 
-def _step_sums(dA: np.ndarray, W_ih: np.ndarray, cache: LSTMRowsCache, flops: float):
+# --------------------------------------------------------------------------------------------
+# GRU (PyTorch's variant) and the vanilla RNN
+# --------------------------------------------------------------------------------------------
+
+
+@numba.njit(**_JIT)
+def _gru_forward_rows(gemm, W_hh, b_ih, b_hh, h, act, hn, gh, h_rows, n0, n1):
+    """Steps 0..T-1 of PyTorch's GRU for batch rows n0..n1-1.
+
+    ``act`` (T, 3H, N) holds W_ih x_t on entry and r, z, n on return; hn (T, H, N) gets
+    W_hn h_{t-1} + b_hn; ``gh`` is a (3H, N) scratch for W_hh h_{t-1}. Per step::
+
+        r = sigma(W_ir x + b_ir + W_hr h + b_hr)    z = sigma(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r (W_hn h + b_hn))  h_t = (1 - z) n + z h_{t-1}
+    """
+    H = W_hh.shape[1]
+    T = act.shape[0]
+    n = n1 - n0
+    for t in range(T):
+        _recurrent_product(gemm, W_hh, h, t, gh, n0, n1, 0.0)  # W_hh h_{t-1}   (3H, n)
+        a_t = act[t]
+        for r in range(2 * H):  # r, z = sigma(.) = (1 + tanh(./2)) / 2
+            a, g, b = a_t[r, n0:n1], gh[r, n0:n1], b_ih[r] + b_hh[r]
+            for q in range(n):
+                a[q] = _gate(a[q] + b + g[q], 0.5, 0.5, 0.5)
+        for j in range(H):
+            rg, z, nn, g = a_t[j, n0:n1], a_t[H + j, n0:n1], a_t[2 * H + j, n0:n1], gh[2 * H + j, n0:n1]
+            hn_t, h_prev, h_new = hn[t, j, n0:n1], h[t, j, n0:n1], h[t + 1, j, n0:n1]
+            b_in, b_hn = b_ih[2 * H + j], b_hh[2 * H + j]
+            for q in range(n):
+                hnq = g[q] + b_hn
+                hn_t[q] = hnq  # W_hn h + b_hn
+                nq = _tanh(nn[q] + b_in + rg[q] * hnq)  # n = tanh(W_in x + b_in + r (W_hn h + b_hn))
+                nn[q] = nq
+                h_new[q] = nq + z[q] * (h_prev[q] - nq)  # h_t = (1 - z) n + z h_{t-1}
+        _to_rows(h[t + 1], h_rows[t + 1], n0, n1)
+
+
+@numba.njit(**_JIT)
+def _gru_backward_rows(gemm, W_hhT, dhs, act, h, hn, dh_total, dGi, dHn, dh_next, dh, truncate, n0, n1):
+    """BPTT of :func:`_gru_forward_rows` from step T-1 down to 0 for batch rows n0..n1-1.
+
+    dGi (T, 3H, N) gets da_r, da_z, da_n (what reaches W_ih x + b_ih), dHn (T, H, N) gets
+    d(W_hn h + b_hn); W_hh's rows see da_r, da_z and dHn. ``dh`` is an (H, n1 - n0) scratch.
+    Per step, from dh = dL/dh_t::
+
+        dz = dh (h_{t-1} - n)     da_n = dh (1 - z) (1 - n^2)     d(W_hn h + b_hn) = da_n r
+        da_r = da_n (W_hn h + b_hn) r (1 - r)      da_z = dz z (1 - z)
+        dL/dh_{t-1} = dh z + W_hh^T [da_r; da_z; d(W_hn h + b_hn)]
+    """
+    H, G = W_hhT.shape
+    T, _, N = dGi.shape
+    n = n1 - n0
+    dGi_flat, dHn_flat, W_flat, dh_flat = dGi.ravel(), dHn.ravel(), W_hhT.ravel(), dh_next.ravel()
+    for t in range(T - 1, -1, -1):
+        cut = truncate > 0 and t > 0 and t % truncate == 0
+        for q in range(n):  # dh = direct + from step t+1, feature-major
+            direct = dhs[t, n0 + q]
+            for j in range(H):
+                dh[j, q] = direct[j] + dh_next[j, n0 + q]
+        a_t, d_t = act[t], dGi[t]
+        for j in range(H):
+            rg, z, nn = a_t[j, n0:n1], a_t[H + j, n0:n1], a_t[2 * H + j, n0:n1]
+            da_r, da_z, da_n, dhn = d_t[j, n0:n1], d_t[H + j, n0:n1], d_t[2 * H + j, n0:n1], dHn[t, j, n0:n1]
+            h_prev, hn_t, dh_row, dh_out = h[t, j, n0:n1], hn[t, j, n0:n1], dh[j], dh_next[j, n0:n1]
+            for q in range(n):
+                d = dh_row[q]
+                dan = d * (_ONE - z[q]) * (_ONE - nn[q] * nn[q])
+                da_n[q] = dan
+                dhn[q] = dan * rg[q]
+                da_r[q] = dan * hn_t[q] * (rg[q] * (_ONE - rg[q]))
+                da_z[q] = d * (h_prev[q] - nn[q]) * (z[q] * (_ONE - z[q]))
+                dh_out[q] = _ZERO if cut else d * z[q]  # the direct path through z h_{t-1}
+        for q in range(n):
+            out = dh_total[t, n0 + q]
+            for j in range(H):
+                out[j] = dh[j, q]
+        if not cut:  # dL/dh_{t-1} += W_hr^T da_r + W_hz^T da_z + W_hn^T d(W_hn h + b_hn), column-major
+            _gemm(gemm, False, n, H, 2 * H, dGi_flat, t * G * N + n0, N, W_flat, 0, G, 1.0, dh_flat, n0, N)
+            _gemm(gemm, False, n, H, H, dHn_flat, t * H * N + n0, N, W_flat, 2 * H, G, 1.0, dh_flat, n0, N)
+
+
+@numba.njit(**_JIT)
+def _rnn_forward_rows(gemm, W_hh, bias, relu, h, h_rows, n0, n1):
+    """Steps 0..T-1 of the vanilla RNN for batch rows n0..n1-1: h (T+1, H, N) holds h_0 and, in
+    h[1:], W_ih x_t on entry; per step h_t = f(W_ih x_t + b + W_hh h_{t-1}), f tanh or relu."""
+    H = W_hh.shape[0]
+    T = h.shape[0] - 1
+    n = n1 - n0
+    for t in range(T):
+        _recurrent_product(gemm, W_hh, h, t, h[t + 1], n0, n1, 1.0)  # += W_hh h_{t-1}
+        for j in range(H):
+            a, b = h[t + 1, j, n0:n1], bias[j]
+            for q in range(n):
+                v = a[q] + b
+                a[q] = (v if v > 0 else _ZERO * v) if relu else _tanh(v)
+        _to_rows(h[t + 1], h_rows[t + 1], n0, n1)
+
+
+@numba.njit(**_JIT)
+def _rnn_backward_rows(gemm, W_hhT, dhs, h, relu, dh_total, dA, dh_next, dh, truncate, n0, n1):
+    """BPTT of :func:`_rnn_forward_rows`: da_t = dh f'(a_t) (1 - h_t^2 for tanh, [h_t > 0] for
+    relu), dL/dh_{t-1} = W_hh^T da_t; dA (T, H, N), ``dh`` an (H, n1 - n0) scratch."""
+    H = W_hhT.shape[0]
+    T, _, N = dA.shape
+    n = n1 - n0
+    dA_flat, W_flat, dh_flat = dA.ravel(), W_hhT.ravel(), dh_next.ravel()
+    for t in range(T - 1, -1, -1):
+        cut = truncate > 0 and t > 0 and t % truncate == 0
+        for q in range(n):
+            direct = dhs[t, n0 + q]
+            out = dh_total[t, n0 + q]
+            for j in range(H):
+                d = direct[j] + dh_next[j, n0 + q]
+                dh[j, q] = d
+                out[j] = d
+        for j in range(H):
+            ht, da, d = h[t + 1, j, n0:n1], dA[t, j, n0:n1], dh[j]
+            for q in range(n):
+                da[q] = (d[q] if ht[q] > 0 else _ZERO * d[q]) if relu else d[q] * (_ONE - ht[q] * ht[q])
+        if cut:
+            dh_next[:, n0:n1] = 0
+        else:
+            _gemm(gemm, False, n, H, H, dA_flat, t * H * N + n0, N, W_flat, 0, H, 0.0, dh_flat, n0, N)
+
+
+class GRURowsCache(NamedTuple):
+    """Saved by :func:`gru_forward` for :func:`gru_backward`."""
+
+    x: np.ndarray  # (T, N, D)
+    h: np.ndarray  # (T+1, H, N) h_0..h_T
+    h_rows: np.ndarray  # (T+1, N, H) the same, batch-major (its [1:] is the returned hs)
+    act: np.ndarray  # (T, 3H, N) r, z, n
+    hn: np.ndarray  # (T, H, N) W_hn h_{t-1} + b_hn
+
+    def final_state(self) -> np.ndarray:
+        """h_T (N, H), a new array."""
+        return self.h_rows[-1].copy()
+
+
+class RNNRowsCache(NamedTuple):
+    """Saved by :func:`rnn_forward` for :func:`rnn_backward`."""
+
+    x: np.ndarray  # (T, N, D)
+    h: np.ndarray  # (T+1, H, N) h_0..h_T
+    h_rows: np.ndarray  # (T+1, N, H) the same, batch-major (its [1:] is the returned hs)
+    nonlinearity: str
+
+    def final_state(self) -> np.ndarray:
+        """h_T (N, H), a new array."""
+        return self.h_rows[-1].copy()
+
+
+def _project(W_ih: np.ndarray, x: np.ndarray, out: np.ndarray, flops: float) -> None:
+    """out[t] = W_ih x_t for every step, (G*H, D) @ (D, N) each, in two halves of the steps."""
+    T = x.shape[0]
+
+    def part(t0, t1):
+        np.matmul(W_ih, x[t0:t1].transpose(0, 2, 1), out=out[t0:t1])
+
+    _run_blocks(split(T, flops, 1), part)
+
+
+def _states(x: np.ndarray, h0: np.ndarray, H: int):
+    """h (T+1, H, N) and h_rows (T+1, N, H), both with h_0 set."""
+    T, N, _ = x.shape
+    h = np.empty((T + 1, H, N), dtype=x.dtype)
+    h_rows = np.empty((T + 1, N, H), dtype=x.dtype)
+    h[0], h_rows[0] = h0.T, h0
+    return h, h_rows
+
+
+def _read_only(h_rows: np.ndarray) -> np.ndarray:
+    hs = h_rows[1:]
+    hs.flags.writeable = False
+    return hs
+
+
+def _grad_start(d: np.ndarray | None, H: int, N: int, dtype) -> np.ndarray:
+    """A final-state gradient (N, H) or None as a new feature-major (H, N) array."""
+    return np.zeros((H, N), dtype=dtype) if d is None else np.ascontiguousarray(d.T, dtype=dtype)
+
+
+@_one_blas_thread
+def gru_forward(params: Params, x: np.ndarray, h0: np.ndarray):
+    """Run PyTorch's GRU over a sequence with the compiled loops.
+
+    Parameters
+    ----------
+    params : dict
+        As for :func:`rnnlab.scratch.reference.gru_step` (gate blocks r, z, n).
+    x : ndarray, (T, N, D)
+    h0 : ndarray, (N, H)
+
+    Returns
+    -------
+    hs : ndarray, (T, N, H)
+        h_1..h_T, read-only (it is part of the cache).
+    cache : GRURowsCache
+    """
+    dtype = x.dtype
+    T, N, D = x.shape
+    H = params[W_HH].shape[1]
+    x = np.ascontiguousarray(x)
+    W_hh = np.ascontiguousarray(params[W_HH], dtype=dtype)
+    b_ih, b_hh = params[B_IH].astype(dtype), params[B_HH].astype(dtype)
+    h, h_rows = _states(x, h0, H)
+    act = np.empty((T, 3 * H, N), dtype=dtype)
+    hn = np.empty((T, H, N), dtype=dtype)
+    gh = np.empty((3 * H, N), dtype=dtype)
+    flops = _flops(T, N, D, H, 3)
+    _project(np.ascontiguousarray(params[W_IH], dtype=dtype), x, act, flops)
+    gemm = _GEMM[np.dtype(dtype)]
+    _run_blocks(split(N, flops), lambda n0, n1: _gru_forward_rows(gemm, W_hh, b_ih, b_hh, h, act, hn, gh, h_rows, n0, n1))
+    return _read_only(h_rows), GRURowsCache(x, h, h_rows, act, hn)
+
+
+@_one_blas_thread
+def gru_backward(params: Params, dhs: np.ndarray, cache: GRURowsCache, dh_T: np.ndarray | None = None,
+                 truncate: int | None = None) -> BPTT:
+    """BPTT for :func:`gru_forward` with the compiled loops (arguments and result as for
+    :func:`rnnlab.scratch.functional.gru_backward`)."""
+    dtype = dhs.dtype
+    T, N, H = dhs.shape
+    G = 3 * H
+    W_hhT = np.ascontiguousarray(params[W_HH].T, dtype=dtype)
+    dh_next = _grad_start(dh_T, H, N, dtype)
+    dhs = np.ascontiguousarray(dhs)
+    dh_total = np.empty((T, N, H), dtype=dtype)
+    dGi = np.empty((T, G, N), dtype=dtype)
+    dHn = np.empty((T, H, N), dtype=dtype)
+    k = 0 if truncate is None else int(truncate)
+    flops = _flops(T, N, cache.x.shape[2], H, 3)
+    gemm = _GEMM[np.dtype(dtype)]
+
+    def loop(n0, n1):
+        dh = np.empty((H, n1 - n0), dtype=dtype)
+        _gru_backward_rows(gemm, W_hhT, dhs, cache.act, cache.h, cache.hn, dh_total, dGi, dHn, dh_next, dh, k, n0, n1)
+
+    _run_blocks(split(N, flops), loop)
+    blocks = [_Grad(dGi[:, : 2 * H], slice(0, 2 * H), slice(0, 2 * H)), _Grad(dGi[:, 2 * H :], slice(2 * H, G), None),
+              _Grad(dHn, None, slice(2 * H, G))]
+    dx, dW_ih, dW_hh, db_ih, db_hh = _step_sums(dGi, np.ascontiguousarray(params[W_IH], dtype=dtype), cache.x,
+                                                cache.h_rows[:T].reshape(T * N, H), blocks, flops)
+    grads = {W_IH: dW_ih, W_HH: dW_hh, B_IH: db_ih, B_HH: db_hh}
+    return BPTT(dx, dh_next.T.copy(), grads, dh_total)
+
+
+@_one_blas_thread
+def rnn_forward(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str = "tanh"):
+    """Run a vanilla RNN over a sequence with the compiled loops (``nonlinearity`` checked by the
+    caller). Returns hs (T, N, H), read-only, and an :class:`RNNRowsCache`."""
+    dtype = x.dtype
+    T, N, D = x.shape
+    H = params[W_HH].shape[1]
+    x = np.ascontiguousarray(x)
+    h, h_rows = _states(x, h0, H)
+    flops = _flops(T, N, D, H, 1)
+    _project(np.ascontiguousarray(params[W_IH], dtype=dtype), x, h[1:], flops)  # h[t+1] starts as W_ih x_t
+    W_hh = np.ascontiguousarray(params[W_HH], dtype=dtype)
+    bias = (params[B_IH] + params[B_HH]).astype(dtype)
+    gemm, relu = _GEMM[np.dtype(dtype)], nonlinearity == "relu"
+    _run_blocks(split(N, flops), lambda n0, n1: _rnn_forward_rows(gemm, W_hh, bias, relu, h, h_rows, n0, n1))
+    return _read_only(h_rows), RNNRowsCache(x, h, h_rows, nonlinearity)
+
+
+@_one_blas_thread
+def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNRowsCache, dh_T: np.ndarray | None = None,
+                 truncate: int | None = None) -> BPTT:
+    """BPTT for :func:`rnn_forward` with the compiled loops (arguments and result as for
+    :func:`rnnlab.scratch.functional.rnn_backward`)."""
+    dtype = dhs.dtype
+    T, N, H = dhs.shape
+    W_hhT = np.ascontiguousarray(params[W_HH].T, dtype=dtype)
+    dh_next = _grad_start(dh_T, H, N, dtype)
+    dhs = np.ascontiguousarray(dhs)
+    dh_total = np.empty((T, N, H), dtype=dtype)
+    dA = np.empty((T, H, N), dtype=dtype)
+    k = 0 if truncate is None else int(truncate)
+    flops = _flops(T, N, cache.x.shape[2], H, 1)
+    gemm, relu = _GEMM[np.dtype(dtype)], cache.nonlinearity == "relu"
+
+    def loop(n0, n1):
+        dh = np.empty((H, n1 - n0), dtype=dtype)
+        _rnn_backward_rows(gemm, W_hhT, dhs, cache.h, relu, dh_total, dA, dh_next, dh, k, n0, n1)
+
+    _run_blocks(split(N, flops), loop)
+    every = slice(0, H)
+    dx, dW_ih, dW_hh, db_ih, db_hh = _step_sums(dA, np.ascontiguousarray(params[W_IH], dtype=dtype), cache.x,
+                                                cache.h_rows[:T].reshape(T * N, H), [_Grad(dA, every, every)], flops)
+    grads = {W_IH: dW_ih, W_HH: dW_hh, B_IH: db_ih, B_HH: db_hh}
+    return BPTT(dx, dh_next.T.copy(), grads, dh_total)
+
+
+class _Grad(NamedTuple):
+    """One block of gate gradients for :func:`_step_sums`: da (T, rows, N) and the rows of the
+    weight (and bias) gradients it makes through W_ih and through W_hh (None: not that side)."""
+
+    da: np.ndarray
+    ih: slice | None
+    hh: slice | None
+
+
+def _step_sums(dx_da: np.ndarray, W_ih: np.ndarray, x: np.ndarray, h_rows: np.ndarray, blocks: list[_Grad],
+               flops: float):
     """What BPTT does after the loop::
 
         dx_t = da_t^T W_ih      dW_ih = sum_t da_t x_t      dW_hh = sum_t da_t h_{t-1}^T      db = sum_t da_t 1
 
-    The sums over steps are single products over all (step, row) pairs: da laid out as
-    (4H, T*N) (a copy) times x and h_{t-1} as (T*N, D) and (T*N, H) rows. Two tasks when the problem is large enough
-    (:func:`split`): each takes half of the steps of dx and half of the gate rows of the rest
+    where ``dx_da`` (T, G*H, N) is the gradient reaching W_ih x_t + b_ih, and ``blocks`` say
+    which rows of the gradients each block of da makes (for the LSTM and the RNN one block for
+    both sides; the GRU's n gate differs between them). h_rows (T*N, H) has h_{t-1}[n] in row
+    t*N + n. The sums over steps are single products over all (step, row) pairs: da laid out
+    as (rows, T*N) (a copy) times x and h_{t-1} as (T*N, D) and (T*N, H) rows.
+
+    Returns dx (T, N, D), dW_ih, dW_hh, db_ih, db_hh. Two tasks when the problem is large
+    enough (:func:`split`): each takes half of the steps of dx and half of each block's rows
     (the second on the helper thread).
     """
-    T, G, N = dA.shape
-    x = cache.x
-    H, D = cache.h.shape[1], x.shape[2]
-    dx = np.empty((T, N, D), dtype=dA.dtype)
-    dW_ih = np.empty((G, D), dtype=dA.dtype)
-    dW_hh = np.empty((G, H), dtype=dA.dtype)
-    db = np.empty(G, dtype=dA.dtype)
+    T, GH, N = dx_da.shape
+    D, H = x.shape[2], h_rows.shape[1]
+    dtype = dx_da.dtype
+    dx = np.empty((T, N, D), dtype=dtype)
+    dW_ih, dW_hh = np.empty((GH, D), dtype=dtype), np.empty((GH, H), dtype=dtype)
+    db_ih, db_hh = np.empty(GH, dtype=dtype), np.empty(GH, dtype=dtype)
     x_rows = x.reshape(T * N, D)  # row t*N + n: x_t[n]
-    h_rows = cache.h_rows[:T].reshape(T * N, H)  # row t*N + n: h_{t-1}[n]
-    step_parts, gate_parts = split(T, flops, 1), split(G, flops)
+    step_parts = split(T, flops, 1)
+    row_parts = [split(b.da.shape[1], flops) for b in blocks]
+    tasks = max(len(step_parts), *(len(p) for p in row_parts))  # a range too small to cut is all in task 0
 
     def part(k, _):
-        (t0, t1), (lo, hi) = step_parts[k], gate_parts[k]
-        np.matmul(dA[t0:t1].transpose(0, 2, 1), W_ih, out=dx[t0:t1])  # dx_t = da_t^T W_ih
-        dA_cols = dA[:, lo:hi].transpose(1, 0, 2).reshape(hi - lo, T * N)  # column t*N + n: da_t[:, n]
-        np.matmul(dA_cols, x_rows, out=dW_ih[lo:hi])
-        np.matmul(dA_cols, h_rows, out=dW_hh[lo:hi])
-        np.sum(dA_cols, axis=1, out=db[lo:hi])
+        if k < len(step_parts):
+            t0, t1 = step_parts[k]
+            np.matmul(dx_da[t0:t1].transpose(0, 2, 1), W_ih, out=dx[t0:t1])  # dx_t = da_t^T W_ih
+        for block, parts in zip(blocks, row_parts):
+            if k >= len(parts):
+                continue
+            lo, hi = parts[k]
+            cols = block.da[:, lo:hi].transpose(1, 0, 2).reshape(hi - lo, T * N)  # column t*N + n: da_t[:, n]
+            for side, dW, db, rows in ((block.ih, dW_ih, db_ih, x_rows), (block.hh, dW_hh, db_hh, h_rows)):
+                if side is not None:
+                    a = side.start + lo
+                    np.matmul(cols, rows, out=dW[a : a + hi - lo])
+                    np.sum(cols, axis=1, out=db[a : a + hi - lo])
 
-    _run_blocks([(k, k + 1) for k in range(len(step_parts))], part)
-    return dx, dW_ih, dW_hh, db
+    _run_blocks([(k, k + 1) for k in range(tasks)], part)
+    return dx, dW_ih, dW_hh, db_ih, db_hh

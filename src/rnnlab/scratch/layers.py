@@ -280,7 +280,7 @@ class RecurrentLayer:
         raise NotImplementedError
 
     def _final_state(self, cache):
-        return cache.h[-1].T.copy()  # caches hold feature-major (H, N) states
+        return cache.final_state()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size}, dtype={self.dtype})"
@@ -349,8 +349,6 @@ class LSTM(RecurrentLayer):
             dh_T = (self._grad_state(dh_T[0], N, "dh_T"), self._grad_state(dh_T[1], N, "dc_T"))
         return F.lstm_backward(self.params, dhs, cache, dh_T, truncate)
 
-    def _final_state(self, cache):
-        return cache.final_state()
 
 
 class GRU(RecurrentLayer):
