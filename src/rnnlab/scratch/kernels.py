@@ -525,7 +525,7 @@ def _rnn_forward_rows(gemm, W_hh, bias, relu, h, h_rows, n0, n1):
             a, b = h[t + 1, j, n0:n1], bias[j]
             for q in range(n):
                 v = a[q] + b
-                a[q] = (v if v > 0 else _ZERO * v) if relu else _tanh(v)
+                a[q] = (_ZERO if v <= 0 else v) if relu else _tanh(v)  # relu: NaN fails v <= 0 and stays
         _to_rows(h[t + 1], h_rows[t + 1], n0, n1)
 
 
