@@ -422,10 +422,10 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMRowsCache,
                             dh, k, n0, n1)
 
     _run_blocks(split(N, flops), loop)
-    x = cache.x
     every = slice(0, G)
-    dx, dW_ih, dW_hh, db_ih, db_hh = _step_sums(dA, np.ascontiguousarray(params[W_IH], dtype=dtype), x,
-                                                cache.h_rows[:T].reshape(T * N, H), [_Grad(dA, every, every)], flops)
+    dx, dW_ih, dW_hh, db_ih, db_hh = _step_sums([dA], np.ascontiguousarray(params[W_IH], dtype=dtype), cache.x,
+                                                cache.h_rows[:T].reshape(T * N, H), [_Grad(0, every, every, every)],
+                                                flops)
     grads = {W_IH: dW_ih, W_HH: dW_hh, B_IH: db_ih, B_HH: db_hh}
     return BPTT(dx, (dh_next.T.copy(), dc_next.T.copy()), grads, dh_total)
 
@@ -670,9 +670,9 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRURowsCache, dh_T: np.
         _gru_backward_rows(gemm, W_hhT, dhs, cache.act, cache.h, cache.hn, dh_total, dGi, dHn, dh_next, dh, k, n0, n1)
 
     _run_blocks(split(N, flops), loop)
-    blocks = [_Grad(dGi[:, : 2 * H], slice(0, 2 * H), slice(0, 2 * H)), _Grad(dGi[:, 2 * H :], slice(2 * H, G), None),
-              _Grad(dHn, None, slice(2 * H, G))]
-    dx, dW_ih, dW_hh, db_ih, db_hh = _step_sums(dGi, np.ascontiguousarray(params[W_IH], dtype=dtype), cache.x,
+    rz, n = slice(0, 2 * H), slice(2 * H, G)  # r, z reach both sides alike; n: da_n (W_ih), d(W_hn h + b_hn) (W_hh)
+    blocks = [_Grad(0, rz, rz, rz), _Grad(0, n, n, None), _Grad(1, slice(0, H), None, n)]
+    dx, dW_ih, dW_hh, db_ih, db_hh = _step_sums([dGi, dHn], np.ascontiguousarray(params[W_IH], dtype=dtype), cache.x,
                                                 cache.h_rows[:T].reshape(T * N, H), blocks, flops)
     grads = {W_IH: dW_ih, W_HH: dW_hh, B_IH: db_ih, B_HH: db_hh}
     return BPTT(dx, dh_next.T.copy(), grads, dh_total)
@@ -718,62 +718,73 @@ def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNRowsCache, dh_T: np.
 
     _run_blocks(split(N, flops), loop)
     every = slice(0, H)
-    dx, dW_ih, dW_hh, db_ih, db_hh = _step_sums(dA, np.ascontiguousarray(params[W_IH], dtype=dtype), cache.x,
-                                                cache.h_rows[:T].reshape(T * N, H), [_Grad(dA, every, every)], flops)
+    dx, dW_ih, dW_hh, db_ih, db_hh = _step_sums([dA], np.ascontiguousarray(params[W_IH], dtype=dtype), cache.x,
+                                                cache.h_rows[:T].reshape(T * N, H), [_Grad(0, every, every, every)],
+                                                flops)
     grads = {W_IH: dW_ih, W_HH: dW_hh, B_IH: db_ih, B_HH: db_hh}
     return BPTT(dx, dh_next.T.copy(), grads, dh_total)
 
 
 class _Grad(NamedTuple):
-    """One block of gate gradients for :func:`_step_sums`: da (T, rows, N) and the rows of the
-    weight (and bias) gradients it makes through W_ih and through W_hh (None: not that side)."""
+    """One block of gate gradients for :func:`_step_sums`: rows ``rows`` of source array
+    ``source`` and the rows of the weight (and bias) gradients they make through W_ih and
+    through W_hh (None: not that side)."""
 
-    da: np.ndarray
+    source: int
+    rows: slice
     ih: slice | None
     hh: slice | None
 
 
-def _step_sums(dx_da: np.ndarray, W_ih: np.ndarray, x: np.ndarray, h_rows: np.ndarray, blocks: list[_Grad],
+def _step_sums(sources: list[np.ndarray], W_ih: np.ndarray, x: np.ndarray, h_rows: np.ndarray, blocks: list[_Grad],
                flops: float):
     """What BPTT does after the loop::
 
         dx_t = da_t^T W_ih      dW_ih = sum_t da_t x_t      dW_hh = sum_t da_t h_{t-1}^T      db = sum_t da_t 1
 
-    where ``dx_da`` (T, G*H, N) is the gradient reaching W_ih x_t + b_ih, and ``blocks`` say
-    which rows of the gradients each block of da makes (for the LSTM and the RNN one block for
-    both sides; the GRU's n gate differs between them). h_rows (T*N, H) has h_{t-1}[n] in row
-    t*N + n. The sums over steps are single products over all (step, row) pairs: da laid out
-    as (rows, T*N) (a copy) times x and h_{t-1} as (T*N, D) and (T*N, H) rows.
+    ``sources`` are the loop's gate gradients, each (T, rows, N); the first is the whole
+    gradient reaching W_ih x_t + b_ih (G*H rows), and ``blocks`` say which rows of the weight
+    gradients each part of a source makes (the LSTM and the RNN: one block for both sides; the
+    GRU's n gate differs between them). h_rows (T*N, H) has h_{t-1}[n] in row t*N + n.
 
-    Returns dx (T, N, D), dW_ih, dW_hh, db_ih, db_hh. Two tasks when the problem is large
-    enough (:func:`split`): each takes half of the steps of dx and half of each block's rows
-    (the second on the helper thread).
+    Every sum over steps is one product over all (step, batch row) pairs: the sources are first
+    laid out as (rows, T*N) (column t*N + n is da_t[:, n]); then dW = cols @ x or h_{t-1} as
+    (T*N, .) rows, and dx = cols^T W_ih. Each stage is two tasks when the problem is large
+    enough (:func:`split`), the second on the helper thread: half the rows of every source and
+    of the weight gradients, then half of dx's rows.
+
+    Returns dx (T, N, D), dW_ih, dW_hh, db_ih, db_hh.
     """
-    T, GH, N = dx_da.shape
+    T, GH, N = sources[0].shape
     D, H = x.shape[2], h_rows.shape[1]
-    dtype = dx_da.dtype
-    dx = np.empty((T, N, D), dtype=dtype)
+    dtype = sources[0].dtype
     dW_ih, dW_hh = np.empty((GH, D), dtype=dtype), np.empty((GH, H), dtype=dtype)
     db_ih, db_hh = np.empty(GH, dtype=dtype), np.empty(GH, dtype=dtype)
     x_rows = x.reshape(T * N, D)  # row t*N + n: x_t[n]
-    step_parts = split(T, flops, 1)
-    row_parts = [split(b.da.shape[1], flops) for b in blocks]
-    tasks = max(len(step_parts), *(len(p) for p in row_parts))  # a range too small to cut is all in task 0
+    cols = [np.empty((src.shape[1], T * N), dtype=dtype) for src in sources]
+    source_parts = [split(src.shape[1], flops) for src in sources]
+    tasks = max(len(p) for p in source_parts)  # a source too small to cut is all in task 0
 
-    def part(k, _):
-        if k < len(step_parts):
-            t0, t1 = step_parts[k]
-            np.matmul(dx_da[t0:t1].transpose(0, 2, 1), W_ih, out=dx[t0:t1])  # dx_t = da_t^T W_ih
-        for block, parts in zip(blocks, row_parts):
+    def weights(k, _):
+        for src, out, parts in zip(sources, cols, source_parts):
+            if k < len(parts):
+                lo, hi = parts[k]
+                out[lo:hi].reshape(hi - lo, T, N)[:] = src[:, lo:hi].transpose(1, 0, 2)
+        for block in blocks:
+            parts = source_parts[block.source]
             if k >= len(parts):
                 continue
-            lo, hi = parts[k]
-            cols = block.da[:, lo:hi].transpose(1, 0, 2).reshape(hi - lo, T * N)  # column t*N + n: da_t[:, n]
+            lo, hi = max(parts[k][0], block.rows.start), min(parts[k][1], block.rows.stop)
+            if lo >= hi:
+                continue
+            a = cols[block.source][lo:hi]
             for side, dW, db, rows in ((block.ih, dW_ih, db_ih, x_rows), (block.hh, dW_hh, db_hh, h_rows)):
                 if side is not None:
-                    a = side.start + lo
-                    np.matmul(cols, rows, out=dW[a : a + hi - lo])
-                    np.sum(cols, axis=1, out=db[a : a + hi - lo])
+                    r = side.start + lo - block.rows.start
+                    np.matmul(a, rows, out=dW[r : r + hi - lo])
+                    np.sum(a, axis=1, out=db[r : r + hi - lo])
 
-    _run_blocks([(k, k + 1) for k in range(tasks)], part)
-    return dx, dW_ih, dW_hh, db_ih, db_hh
+    _run_blocks([(k, k + 1) for k in range(tasks)], weights)
+    dx = np.empty((T * N, D), dtype=dtype)
+    _run_blocks(split(T * N, flops), lambda r0, r1: np.matmul(cols[0][:, r0:r1].T, W_ih, out=dx[r0:r1]))
+    return dx.reshape(T, N, D), dW_ih, dW_hh, db_ih, db_hh
