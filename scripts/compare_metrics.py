@@ -4,7 +4,8 @@ Usage: python scripts/compare_metrics.py OLD_ROOT NEW_ROOT [SECTION ...]
 
 Reads <root>/<section>/metrics.json of both roots (Python's NaN or rnnlab's strict "NaN"
 strings alike) and prints every leaf that differs, was removed or was added. Keys that hold
-timings (a word of the key is seconds, time, timings, wall, ...) are skipped. Exits 1 when any number differs.
+timings (a word of the key is seconds, time, timings, wall, ...) are skipped. For the changed
+numbers it also prints the median and largest relative change. Exits 1 when any number differs.
 """
 
 from __future__ import annotations
@@ -59,6 +60,17 @@ def same(a, b) -> bool:
     return a == b
 
 
+def relative_changes(old: dict, new: dict, keys: list[str]) -> dict[str, float]:
+    """|new - old| / max(|old|, |new|) for the changed keys whose values are both finite numbers."""
+    out = {}
+    for k in keys:
+        a, b = old[k], new[k]
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) \
+                and math.isfinite(a) and math.isfinite(b):
+            out[k] = abs(b - a) / max(abs(a), abs(b))
+    return out
+
+
 def main(argv: list[str]) -> int:
     old_root, new_root = Path(argv[0]), Path(argv[1])
     sections = argv[2:] or sorted(p.name for p in old_root.iterdir() if (p / "metrics.json").is_file())
@@ -70,6 +82,12 @@ def main(argv: list[str]) -> int:
         removed = [k for k in old if k not in new]
         added = [k for k in new if k not in old]
         print(f"{name}: {len(old)} values compared; {len(changed)} changed, {len(removed)} removed, {len(added)} added")
+        rel = relative_changes(old, new, changed)
+        if rel:
+            values = sorted(rel.values())
+            worst = max(rel, key=rel.get)
+            print(f"  relative change of the {len(rel)} changed numbers: median {values[len(values) // 2]:.2g}, "
+                  f"largest {rel[worst]:.2g} ({worst})")
         for k in changed[:40]:
             print(f"  changed {k}: {old[k]!r} -> {new[k]!r}")
         for k in removed[:20]:
