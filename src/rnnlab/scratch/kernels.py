@@ -358,24 +358,17 @@ def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.nda
     W_ih = np.ascontiguousarray(params[W_IH], dtype=dtype)
     W_hh = np.ascontiguousarray(params[W_HH], dtype=dtype)
     bias = (params[B_IH] + params[B_HH]).astype(dtype)
-    h = np.empty((T + 1, H, N), dtype=dtype)
-    h_rows = np.empty((T + 1, N, H), dtype=dtype)
+    h, h_rows = _states(x, state0[0], H)
     c = np.empty((T + 1, H, N), dtype=dtype)
-    h[0], h_rows[0], c[0] = state0[0].T, state0[0], state0[1].T
+    c[0] = state0[1].T
     act = np.empty((T, G, N), dtype=dtype)
     tanh_c = np.empty((T, H, N), dtype=dtype)
     flops = _flops(T, N, D, H)
-
-    def project(t0, t1):  # W_ih x_t for steps t0..t1-1: (4H, D) @ (D, N) each
-        np.matmul(W_ih, x[t0:t1].transpose(0, 2, 1), out=act[t0:t1])
-
-    _run_blocks(split(T, flops, 1), project)
+    _project(W_ih, x, act, flops)
     gemm, form = _GEMM[np.dtype(dtype)], _gate_form(H)
     _run_blocks(split(N, flops), lambda n0, n1: _lstm_forward_rows(
         gemm, W_hh, bias, *form, h, c, act, tanh_c, h_rows, n0, n1))
-    hs = h_rows[1:]
-    hs.flags.writeable = False
-    return hs, LSTMRowsCache(x, h, h_rows, c, act, tanh_c)
+    return _read_only(h_rows), LSTMRowsCache(x, h, h_rows, c, act, tanh_c)
 
 
 @_one_blas_thread
@@ -407,8 +400,7 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMRowsCache,
     G = 4 * H
     W_hhT = np.ascontiguousarray(params[W_HH].T, dtype=dtype)
     dh_T, dc_T = dstate_T if dstate_T is not None else (None, None)
-    dh_next = np.zeros((H, N), dtype=dtype) if dh_T is None else np.ascontiguousarray(dh_T.T, dtype=dtype)
-    dc_next = np.zeros((H, N), dtype=dtype) if dc_T is None else np.ascontiguousarray(dc_T.T, dtype=dtype)
+    dh_next, dc_next = _grad_start(dh_T, H, N, dtype), _grad_start(dc_T, H, N, dtype)
     dhs = np.ascontiguousarray(dhs)
     dh_total = np.empty((T, N, H), dtype=dtype)
     dA = np.empty((T, G, N), dtype=dtype)
