@@ -72,6 +72,13 @@ LANE_CHUNKS = 8  # chunks of steps per pass when the helper runs
 ONE_PRODUCT_MIN_WEIGHTS = 2**18
 
 
+def _compiled(name: str, *args):
+    """Call ``rnnlab.scratch.kernels.<name>`` (imported on first use: numba loads only then)."""
+    from rnnlab.scratch import kernels
+
+    return getattr(kernels, name)(*args)
+
+
 def uses_kernels(dtype) -> bool:
     """True when the cells run the compiled loops of :mod:`rnnlab.scratch.kernels` (the GRU in
     PyTorch's variant): float32, the training dtype. float64 (gradient checks, gradient flow,
@@ -239,9 +246,7 @@ def rnn_forward(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str
     """
     _check_nonlinearity(nonlinearity)
     if uses_kernels(x.dtype):
-        from rnnlab.scratch import kernels
-
-        return kernels.rnn_forward(params, x, h0, nonlinearity)
+        return _compiled("rnn_forward", params, x, h0, nonlinearity)
     return rnn_forward_numpy(params, x, h0, nonlinearity)
 
 
@@ -295,9 +300,7 @@ def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNCache, dh_T: np.ndar
     """
     _check_truncate(truncate)
     if not isinstance(cache, RNNCache):
-        from rnnlab.scratch import kernels
-
-        return kernels.rnn_backward(params, dhs, cache, dh_T, truncate)
+        return _compiled("rnn_backward", params, dhs, cache, dh_T, truncate)
     x, h, relu = cache.x, cache.h, cache.nonlinearity == "relu"
     T, N, H = dhs.shape
     W_hh = params[W_HH]
@@ -393,9 +396,7 @@ def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.nda
         ``cache.final_state()`` is (h_T, c_T).
     """
     if uses_kernels(x.dtype):
-        from rnnlab.scratch import kernels
-
-        return kernels.lstm_forward(params, x, state0)
+        return _compiled("lstm_forward", params, x, state0)
     return lstm_forward_numpy(params, x, state0)
 
 
@@ -472,9 +473,7 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMCache,
     """
     _check_truncate(truncate)
     if not isinstance(cache, LSTMCache):
-        from rnnlab.scratch import kernels
-
-        return kernels.lstm_backward(params, dhs, cache, dstate_T, truncate)
+        return _compiled("lstm_backward", params, dhs, cache, dstate_T, truncate)
     x, h, c, gates, tanh_c = cache.x, cache.h, cache.c, cache.gates, cache.tanh_c
     T, N, H = dhs.shape
     H3 = 3 * H
@@ -576,9 +575,7 @@ def gru_forward(params: Params, x: np.ndarray, h0: np.ndarray, variant: str = "t
     """
     check_gru_variant(variant)
     if variant == "torch" and uses_kernels(x.dtype):
-        from rnnlab.scratch import kernels
-
-        return kernels.gru_forward(params, x, h0)
+        return _compiled("gru_forward", params, x, h0)
     return gru_forward_numpy(params, x, h0, variant)
 
 
@@ -669,9 +666,7 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRUCache, dh_T: np.ndar
     """
     _check_truncate(truncate)
     if not isinstance(cache, GRUCache):
-        from rnnlab.scratch import kernels
-
-        return kernels.gru_backward(params, dhs, cache, dh_T, truncate)
+        return _compiled("gru_backward", params, dhs, cache, dh_T, truncate)
     x, h, gates, hn, variant = cache.x, cache.h, cache.gates, cache.hn, cache.variant
     torch_variant = variant == "torch"
     T, N, H = dhs.shape
@@ -687,9 +682,7 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRUCache, dh_T: np.ndar
     dtanh_n = np.empty((T, H, N), dtype=dtype)  # 1 - n^2
     one_z = np.empty((T, H, N), dtype=dtype)  # 1 - z
     dsig = np.empty((T, H2, N), dtype=dtype)  # r (1 - r), z (1 - z)
-    dz = np.empty((H, N), dtype=dtype)
-    tmp = np.empty((H, N), dtype=dtype)
-    drh = np.empty((H, N), dtype=dtype)
+    dz, tmp, drh = (np.empty((H, N), dtype=dtype) for _ in range(3))  # dz; W_hh^T da; cho: d(r * h)
     dh_next = _initial_grad(dh_T, H, N, dtype)
     db_hh = np.zeros(3 * H, dtype=dtype)
     states = [(slice(None), h)] if torch_variant else [(slice(0, H2), h), (slice(H2, 3 * H), hn)]  # cho: W_hn multiplies r * h
