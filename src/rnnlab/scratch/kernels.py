@@ -1,10 +1,11 @@
-"""Compiled LSTM loops for float32: the fast path's LSTM at torch's speed. Read reference.py first.
+"""Compiled float32 loops for the RNN, the LSTM and PyTorch's GRU. Read reference.py first.
 
-The LSTM's cost is its recurrence: per step one product W_hh h_{t-1} and a dozen elementwise
-operations, which NumPy runs as a dozen separate calls. Here each sequence loop, forward and
-backward, is one function compiled by numba: per step one BLAS product and one fused pass over
-the gates. The mathematics is exactly :func:`rnnlab.scratch.reference.lstm_step` and its
-backward twin; the tests hold the two equal (to 1e-10 in float64).
+A recurrent cell's cost is its recurrence: per step one product W_hh h_{t-1} and a dozen
+elementwise operations, which NumPy runs as a dozen separate calls (:mod:`functional`). Here each
+sequence loop, forward and backward, is one function compiled by numba: per step one BLAS product
+and one fused pass over the gates. The mathematics is exactly the reference's steps
+(:func:`rnnlab.scratch.reference.lstm_step`, ``gru_step``, ``rnn_step``) and their backward
+twins; the tests hold the two equal to 1e-10 in float64 (the loops compile for float64 too).
 
 What makes it fast:
 
@@ -24,8 +25,8 @@ What makes it fast:
   uses the C library's ``tanh``.
 
 Layouts: the caller's x (T, N, D), hs and dh (T, N, H); inside, states (T+1, H, N) and gates
-(T, 4H, N) in torch's order i, f, g, o, plus a batch-major copy of the states (T+1, N, H) that
-doubles as the returned hs (read-only) and as the h_{t-1} rows of dW_hh.
+(T, G*H, N) in torch's order (LSTM i, f, g, o; GRU r, z, n), plus a batch-major copy of the
+states (T+1, N, H) that doubles as the returned hs (read-only) and as the h_{t-1} rows of dW_hh.
 """
 
 from __future__ import annotations
