@@ -47,7 +47,7 @@ def test_the_shapes_table_covers_the_issue_and_the_ladder():
 @pytest.mark.parametrize("option,value,message", [
     ("cells", "elman", "expected --cells from lstm, gru, rnn, found 'elman'"),
     ("numpy_threads", "4", "expected --numpy-threads from 1, 2, 2blas, found '4'"),
-    ("torch_threads", "", "expected --torch-threads from 1, 2, found ''"),
+    ("torch_threads", "", "expected --torch-threads from 1, 2, 2-no-onednn, found ''"),
     ("repeats", 0, "expected --repeats >= 1, found 0"),
 ])
 def test_bad_options(option, value, message):

@@ -24,6 +24,7 @@ FLOPs of one pass: about 6 N T G H (D + H) (2 forward, 4 backward), G = 4 (LSTM)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
@@ -44,9 +45,10 @@ ISSUE_SHAPES = [(128, 28, 28, 128), (32, 50, 32, 32), (64, 100, 128, 256), (32, 
 LADDER_BASE = (32, 50, 64, 128)
 LADDER = [LADDER_BASE, (64, 50, 64, 128), (32, 100, 64, 128), (32, 50, 64, 256)]
 
-# thread settings: name -> (engine threads, BLAS threads) for NumPy, torch intra-op threads for torch
+# thread settings: name -> (engine threads, BLAS threads) for NumPy; (intra-op threads, oneDNN on)
+# for torch, whose LSTM runs oneDNN's fused RNN primitive on the CPU unless it is switched off
 NUMPY_SETTINGS = {"1": (1, 1), "2": (2, 1), "2blas": (1, 2)}
-TORCH_SETTINGS = {"1": 1, "2": 2}
+TORCH_SETTINGS = {"1": (1, True), "2": (2, True), "2-no-onednn": (2, False)}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -66,7 +68,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="engine settings to try: 1 (one thread), 2 (its helper thread, one BLAS thread "
                    "each), 2blas (two BLAS threads); default all three")
     p.add_argument("--torch-threads", "--threads", dest="torch_threads", default="1,2",
-                   help="torch intra-op thread counts to try (default 1,2)")
+                   help="torch settings to try: 1, 2 (intra-op threads), 2-no-onednn (2 threads with "
+                   "oneDNN switched off, torch's own loops); default 1,2")
 
 
 @dataclass
@@ -165,8 +168,9 @@ def measure(shape, cell: str, *, repeats: int = 7, block: int = 2, dtype: str = 
                 if round_:
                     times[f"numpy {s}"].append(ms)
             for s in torch_settings:
-                torch.set_num_threads(TORCH_SETTINGS[s])
-                with controller.limit(limits=1, user_api="blas"):
+                threads, onednn = TORCH_SETTINGS[s]
+                torch.set_num_threads(threads)
+                with controller.limit(limits=1, user_api="blas"), _onednn(torch, onednn):
                     ms = _time_block(torch_step, block)
                 if round_:
                     times[f"torch {s}"].append(ms)
@@ -177,10 +181,22 @@ def measure(shape, cell: str, *, repeats: int = 7, block: int = 2, dtype: str = 
                {s: med[f"torch {s}"] for s in torch_settings})
 
 
+@contextlib.contextmanager
+def _onednn(torch, enabled: bool):
+    """torch with oneDNN (mkldnn) on or off for the block, restored after."""
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = enabled
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
+
+
 def _setting_name(side: str, s: str) -> str:
     if side == "numpy":
         return {"1": "1 thread", "2": "2 threads (helper)", "2blas": "2 BLAS threads"}[s]
-    return f"{s} thread" + ("s" if s != "1" else "")
+    threads, onednn = TORCH_SETTINGS[s]
+    return f"{threads} thread" + ("s" if threads != 1 else "") + ("" if onednn else ", oneDNN off")
 
 
 def table(rows: list[Row]) -> list[str]:
