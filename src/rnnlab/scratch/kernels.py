@@ -17,11 +17,11 @@ What makes it fast:
   (:func:`split`), so one thread or two give bitwise the same numbers.
 - **Feature-major states**, step by step: h_t is (H, N), so a block's recurrent product reads
   compact memory and BLAS gets the orientation where the weight matrix is the wide operand
-  (1.5x faster than the batch-major one at H = 512 on this OpenBLAS).
+  (faster than the batch-major one for thin blocks on OpenBLAS, by timing).
 - **tanh in float32** is a rational function x P(x^2) / Q(x^2) evaluated in float64 and rounded
   once (:func:`tanh_f32`): within 1 unit in the last place of the exact tanh for every float32
-  (NumPy's own float32 tanh is within about 1.4 units), and vectorised by the compiler where the
-  C library's ``tanhf`` is not. Sigmoid is (1 + tanh(a / 2)) / 2, as in the reference. float64
+  (``scripts/fit_tanh.py`` prints the largest error, and NumPy's own for comparison), and
+  vectorised by the compiler where the C library's ``tanhf`` is not. Sigmoid is (1 + tanh(a / 2)) / 2, as in the reference. float64
   uses the C library's ``tanh``.
 
 Layouts: the caller's x (T, N, D), hs and dh (T, N, H); inside, states (T+1, H, N) and gates
@@ -55,12 +55,12 @@ TANH_Q = (1.0, 0.4701419485667652, 0.02725018550848279, 0.00039407269676894905, 
 _P0, _P1, _P2, _P3, _P4, _P5 = TANH_P
 _Q0, _Q1, _Q2, _Q3, _Q4 = TANH_Q
 
-# Work is cut in two from this many floating-point operations per pass (2 N 4H (D + H) T) up:
-# below it, handing half to the helper thread costs more than it saves (measured: 2.6e7 lost,
-# 5.3e7 gained; docs/BENCHMARKS.md). Each half of the batch has at least MIN_BLOCK rows.
+# Work is cut in two from this many floating-point operations per pass (2 N G H (D + H) T) up:
+# below it, handing half to the helper thread costs more than it saves (chosen by timing Q1's
+# default shapes, which lie on both sides). Each half of the batch has at least MIN_BLOCK rows.
 THREAD_MIN_FLOPS = 4.0e7
 MIN_BLOCK = 8
-GEMM_ROWS = 64  # gate rows per BLAS call for W_hh h_{t-1} (faster for thin blocks: 1.3x at N 16, H 512)
+GEMM_ROWS = 64  # gate rows per BLAS call for W_hh h_{t-1} (faster for thin blocks, by timing)
 
 _ONE, _ZERO = np.float32(1), np.float32(0)  # float32 in float32 loops, promoted in float64 ones
 _JIT = {"nogil": True, "cache": True, "error_model": "numpy"}  # numpy's error model: loops vectorise
