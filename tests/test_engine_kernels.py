@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine_helpers import as64
 from rnnlab.scratch import LSTM, _lanes
 from rnnlab.scratch import functional as F
 from rnnlab.scratch import kernels as K
@@ -39,17 +40,6 @@ def _problem(T, N, D, H, dtype="float64", seed=0, random_state=True):
     return params, x, state0, dhs, dstate_T
 
 
-def _as64(tree):
-    """float64 copies of an array, a dict of arrays or a tuple of them (None stays None)."""
-    if tree is None:
-        return None
-    if isinstance(tree, dict):
-        return {k: v.astype(np.float64) for k, v in tree.items()}
-    if isinstance(tree, tuple):
-        return tuple(_as64(v) for v in tree)
-    return tree.astype(np.float64)
-
-
 def _results(module, params, x, state0, dhs, dstate_T, truncate):
     """Every output of one forward and backward pass, by name."""
     hs, cache = module.lstm_forward(params, x, state0)
@@ -60,7 +50,7 @@ def _results(module, params, x, state0, dhs, dstate_T, truncate):
 
 def _reference(params, x, state0, dhs, dstate_T, truncate):
     """The reference path's outputs in float64 (from float64 copies of the inputs)."""
-    out, _ = _results(R, _as64(params), _as64(x), _as64(state0), _as64(dhs), _as64(dstate_T), truncate)
+    out, _ = _results(R, as64(params), as64(x), as64(state0), as64(dhs), as64(dstate_T), truncate)
     return out
 
 
@@ -258,7 +248,7 @@ def test_float32_layer_forward_backward():
     for name, g in layer.grads.items():
         assert g.dtype == np.float32 and np.all(np.isfinite(g)), name
     zeros = np.zeros((N, H))
-    _, ref_cache = R.lstm_forward(_as64(layer.params), x.transpose(1, 0, 2).astype(np.float64), (zeros, zeros))
+    _, ref_cache = R.lstm_forward(as64(layer.params), x.transpose(1, 0, 2).astype(np.float64), (zeros, zeros))
     for got, want in zip(cache.final_state, ref_cache.carries[-1]):
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

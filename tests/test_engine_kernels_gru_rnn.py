@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
+from engine_helpers import as64
 from rnnlab.scratch import GRU, RNN, _lanes
 from rnnlab.scratch import functional as F
 from rnnlab.scratch import kernels as K
@@ -36,15 +37,6 @@ def _problem(cell, T, N, D, H, dtype="float64", seed=0, random_state=True):
     return params, x, h0, dhs, dh_T
 
 
-def _as64(tree):
-    """float64 copies of an array or a dict of arrays (None stays None)."""
-    if tree is None:
-        return None
-    if isinstance(tree, dict):
-        return {k: v.astype(np.float64) for k, v in tree.items()}
-    return tree.astype(np.float64)
-
-
 def _forward(module, cell, option, params, x, h0):
     fn = getattr(module, cell + "_forward")
     if module is K and cell == "gru":  # the kernels' GRU has no variant argument (torch's only)
@@ -62,7 +54,7 @@ def _results(module, cell, option, params, x, h0, dhs, dh_T, truncate):
 
 def _reference(cell, option, params, x, h0, dhs, dh_T, truncate):
     """The reference path's outputs in float64 (from float64 copies of the inputs)."""
-    out, _ = _results(R, cell, option, _as64(params), _as64(x), _as64(h0), _as64(dhs), _as64(dh_T), truncate)
+    out, _ = _results(R, cell, option, as64(params), as64(x), as64(h0), as64(dhs), as64(dh_T), truncate)
     return out
 
 
@@ -242,7 +234,7 @@ def test_hs_read_only_and_final_state_is_a_copy(cell, option, dtype):
     h_T = cache.final_state()
     assert h_T.dtype == np.dtype(dtype) and h_T.shape == (3, 5)
     np.testing.assert_array_equal(h_T, hs[-1])
-    ref_hs, ref_cache = _forward(R, cell, option, _as64(params), _as64(x), _as64(h0))
+    ref_hs, ref_cache = _forward(R, cell, option, as64(params), as64(x), as64(h0))
     tol = {"rtol": 0, "atol": 1e-12} if dtype == "float64" else {"rtol": 1e-4, "atol": 1e-5}
     np.testing.assert_allclose(hs, ref_hs, **tol)
     np.testing.assert_allclose(h_T, ref_cache.carries[-1], **tol)
@@ -277,7 +269,7 @@ def test_float32_layer_forward_backward(cell, option):
     assert layer.grads.keys() == set(R.PARAM_NAMES)
     for name, g in layer.grads.items():
         assert g.dtype == np.float32 and g.shape == layer.params[name].shape and np.all(np.isfinite(g)), name
-    _, ref_cache = _forward(R, cell, option, _as64(layer.params), x.transpose(1, 0, 2).astype(np.float64),
+    _, ref_cache = _forward(R, cell, option, as64(layer.params), x.transpose(1, 0, 2).astype(np.float64),
                             np.zeros((N, H)))
     assert cache.final_state.dtype == np.float32
     np.testing.assert_allclose(cache.final_state, ref_cache.carries[-1], rtol=1e-4, atol=1e-5)
