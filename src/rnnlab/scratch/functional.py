@@ -13,6 +13,11 @@ float64, for every cell, variant, truncation and initial state) with the same si
 The steps are the reference ones (``rnn_step``, ``lstm_step``, ``gru_step`` are re-exported
 here). Parameters stay in PyTorch's layout and gate order; gradients come back in it.
 
+Which loops run: float32, the training dtype, goes to the compiled loops of
+:mod:`rnnlab.scratch.kernels` (the Cho GRU excepted; :func:`uses_kernels`), and ``*_backward``
+follows its cache there. Everything else runs the NumPy loops of this module
+(``*_forward_numpy``), described below.
+
 Why it is fast (each point leaves the numbers of a seeded run bitwise unchanged):
 
 - **Feature-major states.** Inside the loop h_t is an (H, N) array, so a step's pre-activations
