@@ -163,10 +163,9 @@ def _gate_form(H: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @numba.njit(**_JIT)
-def _gemm(gemm, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc):
-    """C = A op(B) + beta C through BLAS ``gemm`` (column-major): A m x k read at ``a[a_off:]``
-    with leading dimension ``lda``, op(B) k x n (B transposed when ``trans_b``), C m x n; a, b
-    and c are flat arrays.
+def _gemm(gemm, m, n, k, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc):
+    """C = A B + beta C through BLAS ``gemm`` (column-major, no transposes): A m x k read at
+    ``a[a_off:]`` with leading dimension ``lda``, B k x n, C m x n; a, b and c are flat arrays.
 
     A row-major (R, C) array read column-major with leading dimension C is its transpose, so
     columns n0..n1-1 of a feature-major (units, N) state are an (n1 - n0, units) matrix at
@@ -176,9 +175,8 @@ def _gemm(gemm, trans_b, m, n, k, a, a_off, lda, b, b_off, ldb, beta, c, c_off, 
     dims[0], dims[1], dims[2], dims[3], dims[4], dims[5] = m, n, k, lda, ldb, ldc
     scal = np.empty(2, c.dtype)
     scal[0], scal[1] = 1, beta
-    flags = np.empty(2, np.uint8)
-    flags[0], flags[1] = 78, 84 if trans_b else 78  # 'N', 'T'
-    gemm(flags[0:].ctypes, flags[1:].ctypes, dims[0:].ctypes, dims[1:].ctypes, dims[2:].ctypes,
+    no = np.full(1, 78, np.uint8)  # 'N': no transpose
+    gemm(no.ctypes, no.ctypes, dims[0:].ctypes, dims[1:].ctypes, dims[2:].ctypes,
          scal[0:].ctypes, a[a_off:].ctypes, dims[3:].ctypes, b[b_off:].ctypes, dims[4:].ctypes,
          scal[1:].ctypes, c[c_off:].ctypes, dims[5:].ctypes)
 
@@ -192,7 +190,7 @@ def _recurrent_product(gemm, W, h, t, out, n0, n1, beta):
     h_flat, W_flat, o_flat = h.ravel(), W.ravel(), out.ravel()
     for r0 in range(0, G, GEMM_ROWS):
         rows = min(GEMM_ROWS, G - r0)
-        _gemm(gemm, False, n, rows, H, h_flat, t * H * N + n0, N, W_flat, r0 * H, H, beta, o_flat, r0 * N + n0, N)
+        _gemm(gemm, n, rows, H, h_flat, t * H * N + n0, N, W_flat, r0 * H, H, beta, o_flat, r0 * N + n0, N)
 
 
 @numba.njit(**_JIT)
@@ -203,6 +201,19 @@ def _to_rows(src, dst, n0, n1):
         out = dst[q]
         for j in range(H):
             out[j] = src[j, q]
+
+
+@numba.njit(**_JIT)
+def _total_dh(dhs, dh_next, t, dh, dh_total, n0, n1):
+    """dL/dh_t = the loss's dhs[t] + dL/dh_t from step t+1 (dh_next, feature-major), for batch
+    rows n0..n1-1: into the feature-major scratch ``dh`` (H, n) and the caller's dh_total[t]."""
+    H = dh.shape[0]
+    for q in range(n1 - n0):
+        direct, out = dhs[t, n0 + q], dh_total[t, n0 + q]
+        for j in range(H):
+            d = direct[j] + dh_next[j, n0 + q]
+            dh[j, q] = d
+            out[j] = d
 
 
 @numba.njit(**_JIT)
@@ -260,10 +271,7 @@ def _lstm_backward_rows(gemm, W_hhT, dhs, act, c, tanh_c, dh_total, dA, dh_next,
     for t in range(T - 1, -1, -1):
         cut = truncate > 0 and t > 0 and t % truncate == 0
         a_t, d_t = act[t], dA[t]
-        for q in range(n):  # dh = direct + from step t+1, feature-major
-            direct = dhs[t, n0 + q]
-            for j in range(H):
-                dh[j, q] = direct[j] + dh_next[j, n0 + q]
+        _total_dh(dhs, dh_next, t, dh, dh_total, n0, n1)
         for j in range(H):
             i, f, g, o = a_t[j, n0:n1], a_t[H + j, n0:n1], a_t[2 * H + j, n0:n1], a_t[3 * H + j, n0:n1]
             da_i, da_f, da_g, da_o = d_t[j, n0:n1], d_t[H + j, n0:n1], d_t[2 * H + j, n0:n1], d_t[3 * H + j, n0:n1]
@@ -276,14 +284,10 @@ def _lstm_backward_rows(gemm, W_hhT, dhs, act, c, tanh_c, dh_total, dA, dh_next,
                 da_g[q] = dc * i[q] * (_ONE - g[q] * g[q])
                 da_o[q] = dh_row[q] * tc * (o[q] * (_ONE - o[q]))
                 dc_row[q] = _ZERO if cut else dc * f[q]
-        for q in range(n):
-            out = dh_total[t, n0 + q]
-            for j in range(H):
-                out[j] = dh[j, q]
         if cut:
             dh_next[:, n0:n1] = 0
         else:  # dL/dh_{t-1} = W_hh^T da: (n, 4H) @ (4H, H) into dh_next's columns, column-major
-            _gemm(gemm, False, n, H, G, dA_flat, t * G * N + n0, N, W_flat, 0, G, 0.0, dh_flat, n0, N)
+            _gemm(gemm, n, H, G, dA_flat, t * G * N + n0, N, W_flat, 0, G, 0.0, dh_flat, n0, N)
 
 
 # --------------------------------------------------------------------------------------------
@@ -479,10 +483,7 @@ def _gru_backward_rows(gemm, W_hhT, dhs, act, h, hn, dh_total, dGi, dHn, dh_next
     dGi_flat, dHn_flat, W_flat, dh_flat = dGi.ravel(), dHn.ravel(), W_hhT.ravel(), dh_next.ravel()
     for t in range(T - 1, -1, -1):
         cut = truncate > 0 and t > 0 and t % truncate == 0
-        for q in range(n):  # dh = direct + from step t+1, feature-major
-            direct = dhs[t, n0 + q]
-            for j in range(H):
-                dh[j, q] = direct[j] + dh_next[j, n0 + q]
+        _total_dh(dhs, dh_next, t, dh, dh_total, n0, n1)
         a_t, d_t = act[t], dGi[t]
         for j in range(H):
             rg, z, nn = a_t[j, n0:n1], a_t[H + j, n0:n1], a_t[2 * H + j, n0:n1]
@@ -496,13 +497,9 @@ def _gru_backward_rows(gemm, W_hhT, dhs, act, h, hn, dh_total, dGi, dHn, dh_next
                 da_r[q] = dan * hn_t[q] * (rg[q] * (_ONE - rg[q]))
                 da_z[q] = d * (h_prev[q] - nn[q]) * (z[q] * (_ONE - z[q]))
                 dh_out[q] = _ZERO if cut else d * z[q]  # the direct path through z h_{t-1}
-        for q in range(n):
-            out = dh_total[t, n0 + q]
-            for j in range(H):
-                out[j] = dh[j, q]
         if not cut:  # dL/dh_{t-1} += W_hr^T da_r + W_hz^T da_z + W_hn^T d(W_hn h + b_hn), column-major
-            _gemm(gemm, False, n, H, 2 * H, dGi_flat, t * G * N + n0, N, W_flat, 0, G, 1.0, dh_flat, n0, N)
-            _gemm(gemm, False, n, H, H, dHn_flat, t * H * N + n0, N, W_flat, 2 * H, G, 1.0, dh_flat, n0, N)
+            _gemm(gemm, n, H, 2 * H, dGi_flat, t * G * N + n0, N, W_flat, 0, G, 1.0, dh_flat, n0, N)
+            _gemm(gemm, n, H, H, dHn_flat, t * H * N + n0, N, W_flat, 2 * H, G, 1.0, dh_flat, n0, N)
 
 
 @numba.njit(**_JIT)
@@ -532,13 +529,7 @@ def _rnn_backward_rows(gemm, W_hhT, dhs, h, relu, dh_total, dA, dh_next, dh, tru
     dA_flat, W_flat, dh_flat = dA.ravel(), W_hhT.ravel(), dh_next.ravel()
     for t in range(T - 1, -1, -1):
         cut = truncate > 0 and t > 0 and t % truncate == 0
-        for q in range(n):
-            direct = dhs[t, n0 + q]
-            out = dh_total[t, n0 + q]
-            for j in range(H):
-                d = direct[j] + dh_next[j, n0 + q]
-                dh[j, q] = d
-                out[j] = d
+        _total_dh(dhs, dh_next, t, dh, dh_total, n0, n1)
         for j in range(H):
             ht, da, d = h[t + 1, j, n0:n1], dA[t, j, n0:n1], dh[j]
             for q in range(n):
@@ -546,7 +537,7 @@ def _rnn_backward_rows(gemm, W_hhT, dhs, h, relu, dh_total, dA, dh_next, dh, tru
         if cut:
             dh_next[:, n0:n1] = 0
         else:
-            _gemm(gemm, False, n, H, H, dA_flat, t * H * N + n0, N, W_flat, 0, H, 0.0, dh_flat, n0, N)
+            _gemm(gemm, n, H, H, dA_flat, t * H * N + n0, N, W_flat, 0, H, 0.0, dh_flat, n0, N)
 
 
 class GRURowsCache(NamedTuple):
