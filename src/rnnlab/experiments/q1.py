@@ -506,7 +506,8 @@ def _task_metrics(config: Config, tasks: dict, run: _Training) -> dict[str, dict
         summary = insights.summarize_runs({m: _run_curves(curves[m], params[m]) for m in curves})
         xv, yv = task.validation()
         n_mech = min(len(xv), config.gradflow_sequences)
-        mechanism = {CELL_LABELS[c]: _mechanism(run.models[task_name][c], xv[:n_mech], yv[:n_mech],
+        x_mech = task.features(xv[:n_mech], np.float64)  # text: one-hot rows
+        mechanism = {CELL_LABELS[c]: _mechanism(run.models[task_name][c], x_mech, yv[:n_mech],
                                                 LOSS_FNS[task_name])
                      for c in config.cells}
         out[task_name] = {**summary, "curves": curves, "mechanism": mechanism, "loss": LOSS_NAMES[task_name]}

@@ -83,13 +83,33 @@ def check_array(name: str, a, shape: tuple, dtype: np.dtype) -> np.ndarray:
     return cast(name, arr, dtype)
 
 
+def is_ids(x: np.ndarray) -> bool:
+    """True for an integer array: token ids standing for one-hot rows."""
+    return x.dtype.kind in "iu"
+
+
+def check_ids(name: str, ids: np.ndarray, width: int) -> np.ndarray:
+    """Check that integer ``ids`` (any shape) index one-hot rows of ``width``: 0 <= id < width."""
+    if ids.size:
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or high >= width:
+            bad = low if low < 0 else high
+            raise DataError(f"expected ids in [0, {width}) for {name} (one-hot rows of width {width}), found {bad}")
+    return ids
+
+
 def check_sequence_input(x, input_size: int, dtype: np.dtype) -> np.ndarray:
-    """Validate a batch-first input ``x`` of shape (B, T, D) with D == ``input_size``."""
+    """Validate a batch-first input ``x``: floats (B, T, D) with D == ``input_size``, or integer
+    ids (B, T) in [0, D) standing for one-hot rows (returned as they are)."""
     arr = as_array("x", x)
+    if arr.ndim == 2 and is_ids(arr):
+        if 0 in arr.shape:
+            raise ShapeError(f"expected at least one sequence and one time step in ids x, found shape {arr.shape}")
+        return check_ids("x", arr, input_size)
     if arr.ndim != 3:
         raise ShapeError(
-            f"expected input x of shape (batch, time, {input_size}) with 3 dimensions, "
-            f"found shape {arr.shape}"
+            f"expected input x of shape (batch, time, {input_size}) with 3 dimensions, or integer ids "
+            f"(batch, time), found shape {arr.shape}"
         )
     if arr.shape[1] == 0:
         raise ShapeError(f"expected at least one time step in x, found shape {arr.shape}")

@@ -46,6 +46,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rnnlab.errors import ShapeError
+from rnnlab.scratch._checks import check_ids, is_ids
 from rnnlab.scratch._lanes import Lane
 from rnnlab.scratch.reference import (  # noqa: F401  (re-exported: one contract for both paths)
     B_HH,
@@ -89,6 +91,37 @@ def uses_kernels(dtype) -> bool:
     PyTorch's variant): float32, the training dtype. float64 (gradient checks, gradient flow,
     Jacobians) and the Cho GRU run the NumPy loops here."""
     return np.dtype(dtype) == np.float32
+
+
+class OneHotCache(NamedTuple):
+    """The NumPy loops' cache for a forward given ids: they ran on the one-hot rows, and the
+    backward returns dx None (ids have no gradient)."""
+
+    inner: NamedTuple
+
+    def final_state(self):
+        return self.inner.final_state()
+
+
+def _run_dtype(params: Params, x: np.ndarray):
+    """The dtype a pass runs in: x's, or W_ih's when x holds integer ids (checked: (T, N), each
+    in [0, D))."""
+    if not is_ids(x):
+        return x.dtype
+    D = params[W_IH].shape[1]
+    if x.ndim != 2:
+        raise ShapeError(f"expected integer ids of shape (T, N), found shape {x.shape}")
+    check_ids("x", x, D)
+    return params[W_IH].dtype
+
+
+def _numpy_loops(forward, params: Params, x: np.ndarray, *args):
+    """``forward(params, x, *args)`` with the NumPy loops; ids run on their one-hot rows."""
+    if not is_ids(x):
+        return forward(params, x, *args)
+    W_ih = params[W_IH]
+    hs, cache = forward(params, np.eye(W_ih.shape[1], dtype=W_ih.dtype)[x], *args)
+    return hs, OneHotCache(cache)
 
 
 def _lane(x_shape: tuple[int, int, int], G: int, H: int) -> Lane:
@@ -238,7 +271,7 @@ def rnn_forward(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str
     ----------
     params : dict
         ``weight_ih_l0`` (H, D), ``weight_hh_l0`` (H, H), ``bias_ih_l0`` (H,), ``bias_hh_l0`` (H,).
-    x : ndarray, (T, N, D)
+    x : ndarray, (T, N, D), or integer ids (T, N) in [0, D) standing for one-hot rows
     h0 : ndarray, (N, H)
     nonlinearity : ``"tanh"`` or ``"relu"``
 
@@ -250,9 +283,9 @@ def rnn_forward(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str
         ``cache.final_state()`` is h_T.
     """
     _check_nonlinearity(nonlinearity)
-    if uses_kernels(x.dtype):
+    if uses_kernels(_run_dtype(params, x)):
         return _compiled("rnn_forward", params, x, h0, nonlinearity)
-    return rnn_forward_numpy(params, x, h0, nonlinearity)
+    return _numpy_loops(rnn_forward_numpy, params, x, h0, nonlinearity)
 
 
 def rnn_forward_numpy(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str = "tanh"):
@@ -301,9 +334,11 @@ def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNCache, dh_T: np.ndar
     Returns
     -------
     BPTT
-        dx (T, N, D), dstate0 = dL/dh_0 (N, H), grads, dh (T, N, H).
+        dx (T, N, D) (None when the forward got ids), dstate0 = dL/dh_0 (N, H), grads, dh (T, N, H).
     """
     _check_truncate(truncate)
+    if isinstance(cache, OneHotCache):
+        return rnn_backward(params, dhs, cache.inner, dh_T, truncate)._replace(dx=None)
     if not isinstance(cache, RNNCache):
         return _compiled("rnn_backward", params, dhs, cache, dh_T, truncate)
     x, h, relu = cache.x, cache.h, cache.nonlinearity == "relu"
@@ -389,7 +424,7 @@ def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.nda
     params : dict
         ``weight_ih_l0`` (4H, D), ``weight_hh_l0`` (4H, H), ``bias_ih_l0`` (4H,),
         ``bias_hh_l0`` (4H,); gate blocks i, f, g, o.
-    x : ndarray, (T, N, D)
+    x : ndarray, (T, N, D), or integer ids (T, N) in [0, D) standing for one-hot rows
     state0 : pair of ndarray
         (h0, c0), each (N, H).
 
@@ -400,9 +435,9 @@ def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.nda
     cache : LSTMCache or kernels.LSTMRowsCache
         ``cache.final_state()`` is (h_T, c_T).
     """
-    if uses_kernels(x.dtype):
+    if uses_kernels(_run_dtype(params, x)):
         return _compiled("lstm_forward", params, x, state0)
-    return lstm_forward_numpy(params, x, state0)
+    return _numpy_loops(lstm_forward_numpy, params, x, state0)
 
 
 def lstm_forward_numpy(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.ndarray]):
@@ -474,9 +509,11 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMCache,
     Returns
     -------
     BPTT
-        dx (T, N, D), dstate0 = (dh0, dc0), grads in torch's layout, dh (T, N, H).
+        dx (T, N, D) (None when the forward got ids), dstate0 = (dh0, dc0), grads in torch's layout, dh (T, N, H).
     """
     _check_truncate(truncate)
+    if isinstance(cache, OneHotCache):
+        return lstm_backward(params, dhs, cache.inner, dstate_T, truncate)._replace(dx=None)
     if not isinstance(cache, LSTMCache):
         return _compiled("lstm_backward", params, dhs, cache, dstate_T, truncate)
     x, h, c, gates, tanh_c = cache.x, cache.h, cache.c, cache.gates, cache.tanh_c
@@ -567,7 +604,7 @@ def gru_forward(params: Params, x: np.ndarray, h0: np.ndarray, variant: str = "t
     params : dict
         ``weight_ih_l0`` (3H, D), ``weight_hh_l0`` (3H, H), ``bias_ih_l0`` (3H,),
         ``bias_hh_l0`` (3H,); gate blocks r, z, n.
-    x : ndarray, (T, N, D)
+    x : ndarray, (T, N, D), or integer ids (T, N) in [0, D) standing for one-hot rows
     h0 : ndarray, (N, H)
     variant : ``"torch"`` or ``"cho"``
 
@@ -579,9 +616,9 @@ def gru_forward(params: Params, x: np.ndarray, h0: np.ndarray, variant: str = "t
         ``cache.final_state()`` is h_T.
     """
     check_gru_variant(variant)
-    if variant == "torch" and uses_kernels(x.dtype):
+    if uses_kernels(_run_dtype(params, x)) and variant == "torch":
         return _compiled("gru_forward", params, x, h0)
-    return gru_forward_numpy(params, x, h0, variant)
+    return _numpy_loops(gru_forward_numpy, params, x, h0, variant)
 
 
 def gru_forward_numpy(params: Params, x: np.ndarray, h0: np.ndarray, variant: str = "torch"):
@@ -667,9 +704,11 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRUCache, dh_T: np.ndar
     Returns
     -------
     BPTT
-        dx (T, N, D), dstate0 = dL/dh_0 (N, H), grads, dh (T, N, H).
+        dx (T, N, D) (None when the forward got ids), dstate0 = dL/dh_0 (N, H), grads, dh (T, N, H).
     """
     _check_truncate(truncate)
+    if isinstance(cache, OneHotCache):
+        return gru_backward(params, dhs, cache.inner, dh_T, truncate)._replace(dx=None)
     if not isinstance(cache, GRUCache):
         return _compiled("gru_backward", params, dhs, cache, dh_T, truncate)
     x, h, gates, hn, variant = cache.x, cache.h, cache.gates, cache.hn, cache.variant

@@ -42,6 +42,7 @@ import scipy.linalg.cython_blas  # noqa: F401  (the BLAS the loops call: loaded 
 from numba.extending import get_cython_function_address, overload
 from threadpoolctl import ThreadpoolController
 
+from rnnlab.errors import ShapeError
 from rnnlab.scratch.reference import B_HH, B_IH, BPTT, W_HH, W_IH, Params
 
 # tanh(x) = x P(x^2) / Q(x^2), fitted on |x| <= TANH_CLAMP for relative error (1.3e-9 at most)
@@ -298,7 +299,7 @@ def _lstm_backward_rows(gemm, W_hhT, dhs, act, c, tanh_c, dh_total, dA, dh_next,
 class LSTMRowsCache(NamedTuple):
     """Saved by :func:`lstm_forward` for :func:`lstm_backward`."""
 
-    x: np.ndarray  # (T, N, D)
+    x: np.ndarray  # (T, N, D) inputs, or (T, N) ids of one-hot rows
     h: np.ndarray  # (T+1, H, N) h_0..h_T, feature-major
     h_rows: np.ndarray  # (T+1, N, H) the same, batch-major (its [1:] is the returned hs)
     c: np.ndarray  # (T+1, H, N) c_0..c_T
@@ -345,7 +346,7 @@ def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.nda
     ----------
     params : dict
         As for :func:`rnnlab.scratch.reference.lstm_forward` (torch's layout and gate order).
-    x : ndarray, (T, N, D)
+    x : ndarray, (T, N, D), or integer ids (T, N) in [0, D) standing for one-hot rows
     state0 : pair of ndarray
         (h0, c0), each (N, H).
 
@@ -355,15 +356,13 @@ def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.nda
         h_1..h_T, read-only (it is part of the cache).
     cache : LSTMRowsCache
     """
-    dtype = x.dtype
-    T, N, D = x.shape
+    x, dtype, T, N, D = _inputs(params, x)
     H = params[W_HH].shape[1]
     G = 4 * H
-    x = np.ascontiguousarray(x)
     W_ih = np.ascontiguousarray(params[W_IH], dtype=dtype)
     W_hh = np.ascontiguousarray(params[W_HH], dtype=dtype)
     bias = (params[B_IH] + params[B_HH]).astype(dtype)
-    h, h_rows = _states(x, state0[0], H)
+    h, h_rows = _states(T, N, dtype, state0[0], H)
     c = np.empty((T + 1, H, N), dtype=dtype)
     c[0] = state0[1].T
     act = np.empty((T, G, N), dtype=dtype)
@@ -398,7 +397,7 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMRowsCache,
     Returns
     -------
     BPTT
-        dx (T, N, D), dstate0 = (dh0, dc0), grads in torch's layout, dh (T, N, H).
+        dx (T, N, D) (None for ids), dstate0 = (dh0, dc0), grads in torch's layout, dh (T, N, H).
     """
     dtype = dhs.dtype
     T, N, H = dhs.shape
@@ -410,7 +409,7 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMRowsCache,
     dh_total = np.empty((T, N, H), dtype=dtype)
     dA = np.empty((T, G, N), dtype=dtype)
     k = 0 if truncate is None else int(truncate)
-    flops = _flops(T, N, cache.x.shape[2], H)
+    flops = _flops(T, N, params[W_IH].shape[1], H)
     gemm = _GEMM[np.dtype(dtype)]
 
     def loop(n0, n1):
@@ -543,7 +542,7 @@ def _rnn_backward_rows(gemm, W_hhT, dhs, h, relu, dh_total, dA, dh_next, dh, tru
 class GRURowsCache(NamedTuple):
     """Saved by :func:`gru_forward` for :func:`gru_backward`."""
 
-    x: np.ndarray  # (T, N, D)
+    x: np.ndarray  # (T, N, D) inputs, or (T, N) ids of one-hot rows
     h: np.ndarray  # (T+1, H, N) h_0..h_T
     h_rows: np.ndarray  # (T+1, N, H) the same, batch-major (its [1:] is the returned hs)
     act: np.ndarray  # (T, 3H, N) r, z, n
@@ -557,7 +556,7 @@ class GRURowsCache(NamedTuple):
 class RNNRowsCache(NamedTuple):
     """Saved by :func:`rnn_forward` for :func:`rnn_backward`."""
 
-    x: np.ndarray  # (T, N, D)
+    x: np.ndarray  # (T, N, D) inputs, or (T, N) ids of one-hot rows
     h: np.ndarray  # (T+1, H, N) h_0..h_T
     h_rows: np.ndarray  # (T+1, N, H) the same, batch-major (its [1:] is the returned hs)
     nonlinearity: str
@@ -567,21 +566,57 @@ class RNNRowsCache(NamedTuple):
         return self.h_rows[-1].copy()
 
 
+def _inputs(params: Params, x: np.ndarray):
+    """(x, dtype, T, N, D) as the loops read them: float inputs (T, N, D) in their dtype, or ids
+    (T, N) standing for one-hot rows of width D (checked by the caller), in W_ih's dtype."""
+    if x.ndim == 2:
+        W_ih = params[W_IH]
+        return np.ascontiguousarray(x, dtype=np.intp), W_ih.dtype, x.shape[0], x.shape[1], W_ih.shape[1]
+    return np.ascontiguousarray(x), x.dtype, *x.shape
+
+
+@numba.njit(**_JIT)
+def _gather_columns(W, ids, out, t0, t1):
+    """out[t][:, n] = W[:, ids[t, n]] for steps t0..t1-1: W_ih x_t for one-hot x_t given as ids
+    (exactly the product's numbers: the other terms are zeros)."""
+    G, N = W.shape[0], ids.shape[1]
+    for t in range(t0, t1):
+        row, o = ids[t], out[t]
+        for g in range(G):
+            w, og = W[g], o[g]
+            for q in range(N):
+                og[q] = w[row[q]]
+
+
+@numba.njit(**_JIT)
+def _scatter_columns(a, ids, out):
+    """out[:, v] = sum of a[:, j] over the j with ids[j] == v (in the order of j): sum_t da_t x_t^T
+    for one-hot x_t given as ids, a (rows, T*N) and out (rows, D)."""
+    for g in range(a.shape[0]):
+        src, o = a[g], out[g]
+        o[:] = 0
+        for j in range(ids.size):
+            o[ids[j]] += src[j]
+
+
 def _project(W_ih: np.ndarray, x: np.ndarray, out: np.ndarray, flops: float) -> None:
-    """out[t] = W_ih x_t for every step, (G*H, D) @ (D, N) each, in two halves of the steps."""
+    """out[t] = W_ih x_t for every step, (G*H, D) @ (D, N) each (for ids: columns of W_ih), in
+    two halves of the steps."""
     T = x.shape[0]
 
     def part(t0, t1):
-        np.matmul(W_ih, x[t0:t1].transpose(0, 2, 1), out=out[t0:t1])
+        if x.ndim == 2:
+            _gather_columns(W_ih, x, out, t0, t1)
+        else:
+            np.matmul(W_ih, x[t0:t1].transpose(0, 2, 1), out=out[t0:t1])
 
     _run_blocks(split(T, flops, 1), part)
 
 
-def _states(x: np.ndarray, h0: np.ndarray, H: int):
+def _states(T: int, N: int, dtype, h0: np.ndarray, H: int):
     """h (T+1, H, N) and h_rows (T+1, N, H), both with h_0 set."""
-    T, N, _ = x.shape
-    h = np.empty((T + 1, H, N), dtype=x.dtype)
-    h_rows = np.empty((T + 1, N, H), dtype=x.dtype)
+    h = np.empty((T + 1, H, N), dtype=dtype)
+    h_rows = np.empty((T + 1, N, H), dtype=dtype)
     h[0], h_rows[0] = h0.T, h0
     return h, h_rows
 
@@ -605,7 +640,7 @@ def gru_forward(params: Params, x: np.ndarray, h0: np.ndarray):
     ----------
     params : dict
         As for :func:`rnnlab.scratch.reference.gru_step` (gate blocks r, z, n).
-    x : ndarray, (T, N, D)
+    x : ndarray, (T, N, D), or integer ids (T, N) in [0, D) standing for one-hot rows
     h0 : ndarray, (N, H)
 
     Returns
@@ -614,13 +649,11 @@ def gru_forward(params: Params, x: np.ndarray, h0: np.ndarray):
         h_1..h_T, read-only (it is part of the cache).
     cache : GRURowsCache
     """
-    dtype = x.dtype
-    T, N, D = x.shape
+    x, dtype, T, N, D = _inputs(params, x)
     H = params[W_HH].shape[1]
-    x = np.ascontiguousarray(x)
     W_hh = np.ascontiguousarray(params[W_HH], dtype=dtype)
     b_ih, b_hh = params[B_IH].astype(dtype), params[B_HH].astype(dtype)
-    h, h_rows = _states(x, h0, H)
+    h, h_rows = _states(T, N, dtype, h0, H)
     act = np.empty((T, 3 * H, N), dtype=dtype)
     hn = np.empty((T, H, N), dtype=dtype)
     gh = np.empty((3 * H, N), dtype=dtype)
@@ -646,7 +679,7 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRURowsCache, dh_T: np.
     dGi = np.empty((T, G, N), dtype=dtype)
     dHn = np.empty((T, H, N), dtype=dtype)
     k = 0 if truncate is None else int(truncate)
-    flops = _flops(T, N, cache.x.shape[2], H, 3)
+    flops = _flops(T, N, params[W_IH].shape[1], H, 3)
     gemm = _GEMM[np.dtype(dtype)]
 
     def loop(n0, n1):
@@ -666,11 +699,9 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRURowsCache, dh_T: np.
 def rnn_forward(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearity: str = "tanh"):
     """Run a vanilla RNN over a sequence with the compiled loops (``nonlinearity`` checked by the
     caller). Returns hs (T, N, H), read-only, and an :class:`RNNRowsCache`."""
-    dtype = x.dtype
-    T, N, D = x.shape
+    x, dtype, T, N, D = _inputs(params, x)
     H = params[W_HH].shape[1]
-    x = np.ascontiguousarray(x)
-    h, h_rows = _states(x, h0, H)
+    h, h_rows = _states(T, N, dtype, h0, H)
     flops = _flops(T, N, D, H, 1)
     _project(np.ascontiguousarray(params[W_IH], dtype=dtype), x, h[1:], flops)  # h[t+1] starts as W_ih x_t
     W_hh = np.ascontiguousarray(params[W_HH], dtype=dtype)
@@ -693,7 +724,7 @@ def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNRowsCache, dh_T: np.
     dh_total = np.empty((T, N, H), dtype=dtype)
     dA = np.empty((T, H, N), dtype=dtype)
     k = 0 if truncate is None else int(truncate)
-    flops = _flops(T, N, cache.x.shape[2], H, 1)
+    flops = _flops(T, N, params[W_IH].shape[1], H, 1)
     gemm, relu = _GEMM[np.dtype(dtype)], cache.nonlinearity == "relu"
 
     def loop(n0, n1):
@@ -737,14 +768,18 @@ def _step_sums(sources: list[np.ndarray], W_ih: np.ndarray, x: np.ndarray, h_row
     enough (:func:`split`), the second on the helper thread: half the rows of every source and
     of the weight gradients, then half of dx's rows.
 
-    Returns dx (T, N, D), dW_ih, dW_hh, db_ih, db_hh.
+    For ids (x (T, N), one-hot rows of width D): dW_ih gathers the columns of each id instead
+    of a product (:func:`_scatter_columns`), and dx is None (ids have no gradient).
+
+    Returns dx (T, N, D) or None, dW_ih, dW_hh, db_ih, db_hh.
     """
     T, GH, N = sources[0].shape
-    D, H = x.shape[2], h_rows.shape[1]
+    D, H = W_ih.shape[1], h_rows.shape[1]
+    ids = x.ndim == 2
     dtype = sources[0].dtype
     dW_ih, dW_hh = np.empty((GH, D), dtype=dtype), np.empty((GH, H), dtype=dtype)
     db_ih, db_hh = np.empty(GH, dtype=dtype), np.empty(GH, dtype=dtype)
-    x_rows = x.reshape(T * N, D)  # row t*N + n: x_t[n]
+    x_rows = x.reshape(T * N, *x.shape[2:])  # row t*N + n: x_t[n] (for ids: entry t*N + n)
     cols = [np.empty((src.shape[1], T * N), dtype=dtype) for src in sources]
     source_parts = [split(src.shape[1], flops) for src in sources]
     tasks = max(len(p) for p in source_parts)  # a source too small to cut is all in task 0
@@ -762,13 +797,106 @@ def _step_sums(sources: list[np.ndarray], W_ih: np.ndarray, x: np.ndarray, h_row
             if lo >= hi:
                 continue
             a = cols[block.source][lo:hi]
+            summed = None  # db of the first side: the second side's is the same sum
             for side, dW, db, rows in ((block.ih, dW_ih, db_ih, x_rows), (block.hh, dW_hh, db_hh, h_rows)):
                 if side is not None:
                     r = side.start + lo - block.rows.start
-                    np.matmul(a, rows, out=dW[r : r + hi - lo])
-                    np.sum(a, axis=1, out=db[r : r + hi - lo])
+                    if ids and rows is x_rows:
+                        _scatter_columns(a, rows, dW[r : r + hi - lo])
+                    else:
+                        np.matmul(a, rows, out=dW[r : r + hi - lo])
+                    if summed is None:
+                        summed = np.sum(a, axis=1, out=db[r : r + hi - lo])
+                    else:
+                        db[r : r + hi - lo] = summed
 
     _run_blocks([(k, k + 1) for k in range(tasks)], weights)
+    if ids:
+        return None, dW_ih, dW_hh, db_ih, db_hh
     dx = np.empty((T * N, D), dtype=dtype)
     _run_blocks(split(T * N, flops), lambda r0, r1: np.matmul(cols[0][:, r0:r1].T, W_ih, out=dx[r0:r1]))
     return dx.reshape(T, N, D), dW_ih, dW_hh, db_ih, db_hh
+
+
+# --------------------------------------------------------------------------------------------
+# The readout and the loss: NumPy products and ufuncs on rows cut in two
+# --------------------------------------------------------------------------------------------
+
+
+@_one_blas_thread
+def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """y = x W^T + b over the last axis, x (..., D) C-contiguous -> y (..., O): one product on
+    the (M, D) rows, its two halves of rows on two threads (:func:`split`)."""
+    D, O = x.shape[-1], W.shape[0]
+    rows = x.reshape(-1, D)
+    M = rows.shape[0]
+    y = np.empty((M, O), dtype=x.dtype)
+
+    def part(r0, r1):
+        out = np.matmul(rows[r0:r1], W.T, out=y[r0:r1])
+        out += b
+
+    _run_blocks(split(M, 2.0 * M * D * O), part)
+    return y.reshape(*x.shape[:-1], O)
+
+
+@_one_blas_thread
+def dense_backward(dy: np.ndarray, x: np.ndarray, W: np.ndarray):
+    """dx = dy W, dW = sum_m dy_m x_m^T and db = sum_m dy_m for :func:`dense_forward` (x its
+    C-contiguous input): dx in two halves of its rows, dW and db in two halves of theirs, each
+    one product over all M rows. Returns dx (..., D), dW (O, D), db (O,)."""
+    O, D = W.shape
+    rows = x.reshape(-1, D)
+    M = rows.shape[0]
+    dy2 = np.ascontiguousarray(dy).reshape(M, O)
+    dx, dW, db = np.empty((M, D), dtype=x.dtype), np.empty((O, D), dtype=x.dtype), np.empty(O, dtype=x.dtype)
+    flops = 2.0 * M * D * O
+    row_parts, out_parts = split(M, flops), split(O, flops, 1)
+
+    def part(k, _):
+        if k < len(row_parts):
+            r0, r1 = row_parts[k]
+            np.matmul(dy2[r0:r1], W, out=dx[r0:r1])
+        if k < len(out_parts):
+            o0, o1 = out_parts[k]
+            np.matmul(dy2[:, o0:o1].T, rows, out=dW[o0:o1])
+            np.sum(dy2[:, o0:o1], axis=0, out=db[o0:o1])
+
+    _run_blocks([(k, k + 1) for k in range(max(len(row_parts), len(out_parts)))], part)
+    return dx.reshape(*x.shape[:-1], D), dW, db
+
+
+def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+    """:func:`rnnlab.scratch.losses.softmax_cross_entropy` (arguments checked by it) with the
+    rows cut in two halves on two threads; each half's loss is summed in float64, and the loss
+    is their sum over M. Raises ShapeError for NaN or inf logits."""
+    C = logits.shape[-1]
+    z = np.ascontiguousarray(logits).reshape(-1, C)
+    y = targets.reshape(-1)
+    M = z.shape[0]
+    scale = 1.0 / M
+    dz = np.empty_like(z)
+    parts = split(M, 200.0 * M * C)  # counted as 200 operations per entry: cut in two from M C = 2e5 (by timing)
+    losses = [0.0] * len(parts)
+    finite = [True] * len(parts)
+
+    def part(k, _):
+        r0, r1 = parts[k]
+        rows, e = z[r0:r1], dz[r0:r1]
+        top = rows.max(axis=1, keepdims=True)
+        if not (np.isfinite(top).all() and np.isfinite(rows.min(axis=1)).all()):
+            finite[k] = False
+            return
+        np.subtract(rows, top, out=e)  # z - max z
+        picked = e[np.arange(r1 - r0), y[r0:r1]]  # (z - max z)[y]
+        np.exp(e, out=e)
+        total = e.sum(axis=1)
+        losses[k] = float(np.sum(np.log(total) - picked, dtype=np.float64))  # -log softmax(z)[y]
+        e *= (scale / total)[:, None]  # softmax / M
+        e[np.arange(r1 - r0), y[r0:r1]] -= scale
+
+    _run_blocks([(k, k + 1) for k in range(len(parts))], part)
+    if not all(finite):
+        bad = int(z.size - np.count_nonzero(np.isfinite(z)))
+        raise ShapeError(f"expected finite values in logits, found {bad} NaN or inf entries")
+    return sum(losses) * scale, dz.reshape(logits.shape)

@@ -124,8 +124,10 @@ class RecurrentLayer:
 
         Parameters
         ----------
-        x : array_like, (N, T, D)
-            Batch-first inputs (converted to the layer's dtype; NaN or inf raise).
+        x : array_like, (N, T, D), or integer ids (N, T)
+            Batch-first inputs (converted to the layer's dtype; NaN or inf raise). Integer ids
+            in [0, D) stand for one-hot rows: the same outputs as ``np.eye(D)[ids]``, with the
+            input product replaced by picking columns of W_ih (a character model's input).
         h0 : array_like (N, H), optional
             Initial hidden state; zeros by default. For the LSTM a pair ``(h0, c0)``.
 
@@ -139,9 +141,9 @@ class RecurrentLayer:
         x = check_sequence_input(x, self.input_size, self.dtype)
         N = x.shape[0]
         # always a copy, so the cache never aliases the caller's array (even when N or T is 1)
-        hs_tm, cell_cache = self._forward_tm(x.transpose(1, 0, 2).copy(order="C"), h0, N)
+        hs_tm, cell_cache = self._forward_tm(np.swapaxes(x, 0, 1).copy(order="C"), h0, N)
         final = self._final_state(cell_cache)
-        cache = SequenceCache(cell_cache, x.shape, final, self.cache_token, repr(self), params_fingerprint(self.params))
+        cache = SequenceCache(cell_cache, (*x.shape[:2], self.input_size), final, self.cache_token, repr(self), params_fingerprint(self.params))
         return hs_tm.transpose(1, 0, 2), cache
 
     def backward(self, dhs, cache: SequenceCache, dh_T=None, *, truncate: int | None = None,
@@ -165,7 +167,7 @@ class RecurrentLayer:
 
         Returns
         -------
-        dx : ndarray, (N, T, D)
+        dx : ndarray (N, T, D), or None when the forward got ids (they have no gradient)
         dh0 : ndarray (N, H), or ``(dh0, dc0)`` for the LSTM
         dh : ndarray (N, T, H), only when ``return_dh``
         """
@@ -179,7 +181,7 @@ class RecurrentLayer:
                 self.grads[name] += g
             else:
                 self.grads[name] = g
-        dx = result.dx.transpose(1, 0, 2)
+        dx = None if result.dx is None else result.dx.transpose(1, 0, 2)
         if return_dh:
             return dx, result.dstate0, result.dh.transpose(1, 0, 2)
         return dx, result.dstate0
@@ -426,6 +428,11 @@ class Dense:
         x = np.asarray(x)
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ShapeError(f"expected input with last dimension {self.in_features}, found shape {x.shape}")
+        if F.uses_kernels(self.dtype):  # the training dtype: rows on two threads (kernels.dense_forward)
+            from rnnlab.scratch import kernels
+
+            x = np.ascontiguousarray(x, dtype=self.dtype)
+            return kernels.dense_forward(x, self.params["weight"], self.params["bias"]), x
         x = x.astype(self.dtype, copy=False)
         return x @ self.params["weight"].T + self.params["bias"], x
 
@@ -437,11 +444,17 @@ class Dense:
         dy = np.asarray(dy, dtype=self.dtype)
         if dy.shape != x.shape[:-1] + (self.out_features,):
             raise ShapeError(f"expected dy of shape {x.shape[:-1] + (self.out_features,)}, found {dy.shape}")
-        dy2 = dy.reshape(-1, self.out_features)
-        grads = {"weight": dy2.T @ x.reshape(-1, self.in_features), "bias": dy2.sum(axis=0)}
-        for name, g in grads.items():
+        if F.uses_kernels(self.dtype) and x.flags.c_contiguous:
+            from rnnlab.scratch import kernels
+
+            dx, dW, db = kernels.dense_backward(dy, x, self.params["weight"])
+        else:
+            dy2 = dy.reshape(-1, self.out_features)
+            dW, db = dy2.T @ x.reshape(-1, self.in_features), dy2.sum(axis=0)
+            dx = dy @ self.params["weight"]
+        for name, g in (("weight", dW), ("bias", db)):
             self.grads[name] = self.grads[name] + g if accumulate else g
-        return dy @ self.params["weight"]
+        return dx
 
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.params.values()))

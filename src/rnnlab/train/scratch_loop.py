@@ -56,6 +56,8 @@ class Task(Protocol):
 
     def loss(self, out: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]: ...
 
+    def features(self, x: np.ndarray, dtype) -> np.ndarray: ...
+
 
 class SineTask:
     """Next-value prediction on noisy sine waves (MSE over all steps).
@@ -86,12 +88,17 @@ class SineTask:
     def loss(self, out, target):
         return mse(out, target)
 
+    def features(self, x, dtype):
+        """Inputs as (B, T, 1) floats of ``dtype``."""
+        return np.asarray(x, dtype=dtype)
+
 
 class TextTask:
     """Character-level language modelling (next character, cross-entropy in nats per character).
 
-    Inputs are one-hot characters (B, T, V); targets the next character ids (B, T). Training
-    batches are windows at random offsets of the training text; validation uses up to
+    Inputs are character ids (B, T), which the recurrent layer reads as one-hot rows of width V
+    (:meth:`features` gives those rows); targets the next character ids (B, T). Training batches
+    are windows at random offsets of the training text; validation uses up to
     ``max_val_windows`` consecutive windows of the held-out text, each started from a zero state.
     """
 
@@ -105,17 +112,20 @@ class TextTask:
         self.dtype = np.dtype(dtype)
         self.input_size = self.output_size = corpus.vocab_size
         xv, yv = sequential_windows(corpus.val_ids, self.seq_len, max_val_windows)
-        self._val = (one_hot(xv, corpus.vocab_size, self.dtype), yv)
+        self._val = (xv, yv)
 
     def batch(self, rng, batch_size):
-        x_ids, y_ids = random_windows(self.corpus.train_ids, batch_size, self.seq_len, rng)
-        return one_hot(x_ids, self.corpus.vocab_size, self.dtype), y_ids  # (B, T, V), (B, T)
+        return random_windows(self.corpus.train_ids, batch_size, self.seq_len, rng)  # (B, T), (B, T)
 
     def validation(self):
         return self._val
 
     def loss(self, out, target):
         return softmax_cross_entropy(out, target)
+
+    def features(self, x, dtype):
+        """Character ids (B, T) as one-hot rows (B, T, V) of ``dtype``."""
+        return one_hot(x, self.corpus.vocab_size, dtype)
 
 
 # ------------------------------------------------------------------------------------------
