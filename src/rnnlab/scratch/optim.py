@@ -45,6 +45,11 @@ def clip_grad_norm(layers: Iterable, max_norm: float) -> float:
     return norm
 
 
+def _one_pass(*arrays: np.ndarray) -> bool:
+    """True when Adam's update can run compiled: float32 (the training dtype), C-contiguous."""
+    return all(a.dtype == np.float32 and a.flags.c_contiguous for a in arrays)
+
+
 class SGD:
     """Stochastic gradient descent with optional momentum: v = mu v + g; p -= lr v."""
 
@@ -84,6 +89,12 @@ class Adam:
         c2 = 1.0 - self.b2**self.t
         for (params, grads, name), m, v in zip(self.pairs, self.m, self.v):
             g = grads[name]
+            if _one_pass(params[name], g, m, v):  # float32: the same lines compiled into one pass
+                from rnnlab.scratch import kernels
+
+                kernels.adam_update(params[name], g, m, v, b1=self.b1, b2=self.b2, c1=c1, c2=c2, lr=self.lr,
+                                    eps=self.eps)
+                continue
             m *= self.b1
             m += (1.0 - self.b1) * g
             v *= self.b2
