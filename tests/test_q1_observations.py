@@ -141,6 +141,17 @@ def test_cost_sentence():
     assert "against RNN (100 parameters" in sentence and "LSTM 4.0x the parameters and 4.0x the time" in sentence
 
 
+@pytest.mark.parametrize("workers,expected", [
+    (2, ["Times are each run's own training seconds, with 2 runs training side by side in separate "
+         "processes, one core each."]),
+    (1, ["Times are each run's own training seconds, one run at a time."]),
+    (None, []),  # results saved before the number of workers was recorded say nothing
+])
+def test_timing_sentence_says_how_runs_shared_the_machine(workers, expected):
+    timing = {"training_seconds": 10.0} if workers is None else {"training_seconds": 10.0, "workers": workers}
+    assert obs.timing_observation(timing) == expected
+
+
 def test_clipping_sentence():
     (acted,) = clipping_observations("Text", {"RNN": 0.25, "LSTM": 0.0}, {"RNN": 6.0, "LSTM": 1.0}, 5.0)
     assert "RNN 25% (mean norm 6.00)" in acted and "LSTM 0%" in acted

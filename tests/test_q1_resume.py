@@ -253,3 +253,24 @@ def test_sine_predictions_are_saved_last_and_the_text_axis_fits_the_trained_mode
     assert len(seqs[0]["predictions"]["GRU"]) == len(seqs[0]["targets"]) == len(seqs[0]["inputs"])
     low, high = focus_range([np.array([[4.5, 4.0, 3.50, 3.43]]), np.array([[4.5, 4.1, 3.56, 3.50]])], 0.5)
     assert 3.40 < low < 3.43 and 3.56 < high < 3.60  # 4.5 at epoch 0 is off the axis
+
+
+def test_runs_trained_side_by_side_give_the_same_numbers(full_run, tmp_path):
+    """Two worker processes (one core each) train the runs: the metrics equal the one-at-a-time
+    run's bitwise (timings aside), the timing records the workers, and a folder they filled is
+    resumed by a run with another number of workers (workers is not part of the runs' config)."""
+    _, expected = full_run
+    side_by_side = _measure(tmp_path, workers=2)
+    assert side_by_side["timing"]["workers"] == 2 and expected["timing"]["workers"] == 1
+    assert _numbers(side_by_side) == _numbers(expected)
+    resumed = _measure(tmp_path, resume=True, workers=1)
+    assert resumed["timing"]["reused_runs"] == 12 and _numbers(resumed) == _numbers(expected)
+
+
+def test_workers_default_to_the_cpus_and_never_exceed_the_jobs(monkeypatch):
+    """--workers N is used as given (capped by the runs to train); unset, one per usable CPU."""
+    config = q1.build_config("default", 0)
+    assert config.workers is None and q1.build_config("quick", 0).workers == 1
+    monkeypatch.setattr(q1, "_usable_cpus", lambda: 4)
+    assert q1.workers_for(config, 18) == 4 and q1.workers_for(config, 3) == 3 and q1.workers_for(config, 0) == 1
+    assert q1.workers_for(dataclasses.replace(config, workers=2), 18) == 2

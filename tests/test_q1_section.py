@@ -125,8 +125,9 @@ def test_text_option_is_declared_on_the_config():
     from rnnlab.experiments.base import declared_options
 
     opts = declared_options(q1.Config)
-    assert list(opts) == ["text_path", "resume"] and opts["text_path"].flag == "--text"
+    assert list(opts) == ["text_path", "resume", "workers"] and opts["text_path"].flag == "--text"
     assert opts["resume"].flag == "--resume" and opts["resume"].kind is bool and opts["resume"].default is False
+    assert opts["workers"].flag == "--workers" and opts["workers"].kind is int and opts["workers"].optional
     assert not hasattr(q1, "run") and not hasattr(q1, "add_arguments")
 
 

@@ -14,6 +14,7 @@ Data flow: :mod:`rnnlab.data.toy` (tasks) -> :mod:`rnnlab.train.scratch_loop` (t
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -110,6 +111,10 @@ class Config:
     exploding_radius: float = 3.0
     # interrupted runs
     resume: bool = option(False, RESUME_HELP)
+    # how runs share the machine
+    workers: int | None = option(
+        None, "processes that train Q1's runs side by side, each on one core (default: one per CPU; "
+        "1: one run at a time, its engine on up to two threads)", minimum=1, metavar="N")
 
     def settings(self, task: str) -> TrainSettings:
         """The shared training budget of ``task`` (``"sine"`` or ``"text"``)."""
@@ -132,7 +137,7 @@ PROFILE_OVERRIDES: dict[str, dict] = {
         "sine_epochs": 3, "sine_batches_per_epoch": 5, "sine_batch_size": 8, "text_hidden": 16, "text_seq_len": 16,
         "text_bptt_window": 8, "text_epochs": 3, "text_batches_per_epoch": 5, "text_batch_size": 8,
         "text_val_windows": 8, "sample_length": 40, "gradflow_lengths": (10, 20), "gradflow_sequences": 4,
-        "jacobian_sequences": 2, "lr": 1e-2,
+        "jacobian_sequences": 2, "lr": 1e-2, "workers": 1,
     },
     "default": {},
     "full": {
@@ -349,9 +354,11 @@ RUNS_CONFIG = "config.json"
 
 
 def _runs_config(config: Config) -> dict:
-    """The config a runs folder belongs to: every setting except ``resume`` itself."""
+    """The config a runs folder belongs to: every setting except ``resume`` itself and ``workers``
+    (how many runs train side by side changes no run's numbers)."""
     out = config_to_dict(config)
     out.pop("resume")
+    out.pop("workers")
     return out
 
 
@@ -433,56 +440,113 @@ class _Training:
     samples: dict[str, list[tuple[int, float, str]]]  # cell -> (epoch, temperature, text)
     wall_seconds: float = 0.0  # training time of every run, a reused run's as recorded
     reused: int = 0  # runs loaded from the runs folder instead of trained
+    workers: int = 1  # processes that trained the runs side by side
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def workers_for(config: Config, jobs: int) -> int:
+    """How many processes train ``jobs`` runs: ``config.workers``, else one per usable CPU; never
+    more than the jobs."""
+    wanted = config.workers if config.workers is not None else _usable_cpus()
+    return max(1, min(wanted, jobs))
+
+
+# The order runs are handed to workers: the longest first, so that the last to finish are short.
+_COST_ORDER = {("text", "lstm"): 0, ("text", "gru"): 1, ("text", "gru-cho"): 1, ("text", "rnn"): 2}
+
+
+def _train_one(config: Config, task, corpus: CharCorpus, task_name: str, cell: str, seed: int,
+               sample_from: bool, stem: Path) -> None:
+    """Train one (task, cell, seed) run from its fresh model and save it under ``stem`` (with the
+    text samples of the first seed when ``sample_from``, and its wall time)."""
+    settings = config.settings(task_name)
+    samples: list[tuple[int, float, str]] = []
+    callback = None
+    if sample_from:
+        sample_epochs = sorted({1, max(1, config.text_epochs // 2), config.text_epochs})
+        rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2]).generate_state(1)[0])
+
+        def callback(record, m):
+            if record.epoch in sample_epochs:
+                text = sample_text(m, corpus, prime=config.sample_prime, length=config.sample_length,
+                                   temperature=config.sample_temperature, rng=rng)
+                samples.append((record.epoch, config.sample_temperature, text))
+
+    started = time.perf_counter()
+    model, history = train_model(task, cell, settings, seed, on_epoch=callback)
+    wall = time.perf_counter() - started
+    save_run(stem, model, history, {"samples": [list(x) for x in samples], "wall_seconds": wall})
+
+
+_WORKER_DATA: dict[Config, tuple] = {}  # a worker process's data, loaded once per configuration
+
+
+def _train_in_worker(job: tuple) -> tuple[str, str, int]:
+    """One run in a worker process (:func:`_train_all`): one BLAS thread, the engine on one thread."""
+    from rnnlab.threads import limit_engine_threads, limit_threads
+
+    config, task_name, cell, seed, sample_from, stem = job
+    if config not in _WORKER_DATA:
+        _WORKER_DATA.clear()
+        _WORKER_DATA[config] = _load_data(config)
+    _, corpus, _, tasks = _WORKER_DATA[config]
+    with limit_threads(1), limit_engine_threads(1):
+        _train_one(config, tasks[task_name], corpus, task_name, cell, seed, sample_from, Path(stem))
+    return task_name, cell, seed
 
 
 def _train_all(config: Config, tasks: dict, corpus: CharCorpus, seeds: list[int], progress: bool,
                runs: Path) -> _Training:
     """Train every (task, seed, cell) with the shared budget; sample text from the first seed.
 
-    Each finished run is saved under ``runs``; with ``config.resume`` a run saved there is
-    loaded instead of trained (its model, records, samples and recorded time are the same).
+    Each finished run is saved under ``runs``, then read back from there; with ``config.resume``
+    a run saved there is not trained again (its model, records, samples and recorded time are the
+    same). With more than one worker (:func:`workers_for`) the runs train side by side in worker
+    processes, one core each; a run's numbers do not depend on this (the engine's results do not
+    depend on its threads), only its recorded seconds.
     """
     run = _Training({t: {c: [] for c in config.cells} for t in tasks},
                     {t: {c: [] for c in config.cells} for t in tasks}, {}, {c: [] for c in config.cells})
-    sample_epochs = sorted({1, max(1, config.text_epochs // 2), config.text_epochs})
-    sample_rng_seed = np.random.SeedSequence([config.seed, 2]).generate_state(1)[0]
-    bar = _progress(len(tasks) * len(seeds) * len(config.cells), progress)
-    for task_name, task in tasks.items():
-        settings = config.settings(task_name)
-        for seed in seeds:
-            for cell in config.cells:
-                model = make_model(task, cell, settings, seed)
-                samples: list[tuple[int, float, str]] = []
-                callback = None
-                if task_name == "text" and seed == seeds[0]:
-                    run.init_text[cell] = model.astype(np.float64)
-                    rng = np.random.default_rng(sample_rng_seed)
+    order = [(t, seed, cell) for t in tasks for seed in seeds for cell in config.cells]
+    stems = {key: run_stem(runs, key[0], key[2], key[1]) for key in order}
+    saved = {key for key in order if config.resume and stems[key].with_name(stems[key].name + ".json").exists()}
+    jobs = [(config, t, cell, seed, t == "text" and seed == seeds[0], str(stems[(t, seed, cell)]))
+            for t, seed, cell in order if (t, seed, cell) not in saved]
+    run.workers = workers_for(config, len(jobs))
+    bar = _progress(len(order), progress)
+    bar.update(len(saved))
+    if run.workers > 1:
+        import multiprocessing
 
-                    def callback(record, m, samples=samples, rng=rng):
-                        if record.epoch in sample_epochs:
-                            text = sample_text(m, corpus, prime=config.sample_prime, length=config.sample_length,
-                                               temperature=config.sample_temperature, rng=rng)
-                            samples.append((record.epoch, config.sample_temperature, text))
-
-                stem = run_stem(runs, task_name, cell, seed)
-                if config.resume and stem.with_name(stem.name + ".json").exists():
-                    model, history, extra = load_run(stem, model)
-                    samples.extend((int(e), float(t), str(s)) for e, t, s in extra["samples"])
-                    run.wall_seconds += float(extra["wall_seconds"])
-                    run.reused += 1
-                else:
-                    started = time.perf_counter()
-                    model, history = train_model(task, cell, settings, seed, on_epoch=callback, model=model)
-                    wall = time.perf_counter() - started
-                    run.wall_seconds += wall
-                    save_run(stem, model, history, {"samples": [list(s) for s in samples], "wall_seconds": wall})
-                if task_name == "text" and seed == seeds[0]:
-                    run.samples[cell].extend(samples)
-                run.histories[task_name][cell].append(history)
-                run.models[task_name][cell].append(model)
+        jobs.sort(key=lambda job: _COST_ORDER.get((job[1], job[2]), 3))
+        with multiprocessing.get_context("spawn").Pool(run.workers) as pool:
+            for task_name, cell, seed in pool.imap_unordered(_train_in_worker, jobs):
                 bar.set_postfix_str(f"{task_name} {CELL_LABELS[cell]} seed {seed}")
                 bar.update(1)
+    else:
+        for _, task_name, cell, seed, sample_from, stem in jobs:
+            _train_one(config, tasks[task_name], corpus, task_name, cell, seed, sample_from, Path(stem))
+            bar.set_postfix_str(f"{task_name} {CELL_LABELS[cell]} seed {seed}")
+            bar.update(1)
     bar.close()
+    for task_name, seed, cell in order:
+        settings = config.settings(task_name)
+        model = make_model(tasks[task_name], cell, settings, seed)
+        if task_name == "text" and seed == seeds[0]:
+            run.init_text[cell] = model.astype(np.float64)
+        model, history, extra = load_run(stems[(task_name, seed, cell)], model)
+        run.wall_seconds += float(extra["wall_seconds"])
+        if task_name == "text" and seed == seeds[0]:
+            run.samples[cell].extend((int(e), float(t), str(x)) for e, t, x in extra["samples"])
+        run.histories[task_name][cell].append(history)
+        run.models[task_name][cell].append(model)
+    run.reused = len(saved)
     for cell in config.cells:  # extra samples of the first seed's trained model
         rng = np.random.default_rng(np.random.SeedSequence([config.seed, 3]).generate_state(1)[0])
         for temperature in config.final_temperatures:
@@ -541,7 +605,7 @@ def _measure(config: Config, ctx: RunContext) -> dict:
                     for c in config.cells},
         "sine_predictions": predictions,
         "timing": {"training_seconds": train_seconds, "total_seconds": time.perf_counter() - start,
-                   "runs_seconds": run.wall_seconds, "reused_runs": run.reused},
+                   "runs_seconds": run.wall_seconds, "reused_runs": run.reused, "workers": run.workers},
         "correctness": correctness_check(config.seed),
     }
 

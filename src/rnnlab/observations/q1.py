@@ -192,6 +192,17 @@ def cost_observations(task: str, summary: Mapping, hidden_size: int) -> list[str
             f"{_fmt(t0)} s per epoch): {desc}.")]
 
 
+def timing_observation(timing: Mapping) -> list[str]:
+    """How the training seconds were measured: runs side by side, or one at a time."""
+    workers = timing.get("workers")
+    if workers is None:
+        return []
+    if workers > 1:
+        return [f"Times are each run's own training seconds, with {workers} runs training side by side in "
+                "separate processes, one core each."]
+    return ["Times are each run's own training seconds, one run at a time."]
+
+
 def clipping_observations(task: str, clipped_fraction: Mapping[str, float], grad_norm: Mapping[str, float],
                           clip: float | None) -> list[str]:
     """How often gradient clipping acted during training, per model.
@@ -631,6 +642,8 @@ def topic_sentences(metrics: Mapping, config: Any) -> dict[str, list[str]]:
         out["gradflow"] += mechanism_observations(title, m, m["mechanism"])
         clipped, norms = clipping_numbers(m["curves"])
         out["clipping"] += clipping_observations(title, clipped, norms, setting(config, "clip"))
+    if out["cost"]:
+        out["cost"] += timing_observation(metrics.get("timing", {}))
     if "sine" in tasks:
         out["sine"] += baseline_observations("Sine", SINE_BASELINE, tasks["sine"]["copy_last_value_mse"],
                                              tasks["sine"])

@@ -41,6 +41,7 @@ boundary, as in the reference; ``truncate=None`` is full BPTT.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -122,6 +123,19 @@ def _numpy_loops(forward, params: Params, x: np.ndarray, *args):
     W_ih = params[W_IH]
     hs, cache = forward(params, np.eye(W_ih.shape[1], dtype=W_ih.dtype)[x], *args)
     return hs, OneHotCache(cache)
+
+
+def _ids_give_no_dx(backward):
+    """Let ``backward`` take the cache of a forward given ids (:class:`OneHotCache`): it runs on
+    the one-hot rows' cache and returns dx None."""
+
+    @functools.wraps(backward)
+    def wrapper(params, dhs, cache, *args, **kwargs):
+        if isinstance(cache, OneHotCache):
+            return backward(params, dhs, cache.inner, *args, **kwargs)._replace(dx=None)
+        return backward(params, dhs, cache, *args, **kwargs)
+
+    return wrapper
 
 
 def _lane(x_shape: tuple[int, int, int], G: int, H: int) -> Lane:
@@ -314,6 +328,7 @@ def rnn_forward_numpy(params: Params, x: np.ndarray, h0: np.ndarray, nonlinearit
     return hs, RNNCache(x, h, nonlinearity)
 
 
+@_ids_give_no_dx
 def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNCache, dh_T: np.ndarray | None = None,
                  truncate: int | None = None) -> BPTT:
     """BPTT for :func:`rnn_forward`.
@@ -337,8 +352,6 @@ def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNCache, dh_T: np.ndar
         dx (T, N, D) (None when the forward got ids), dstate0 = dL/dh_0 (N, H), grads, dh (T, N, H).
     """
     _check_truncate(truncate)
-    if isinstance(cache, OneHotCache):
-        return rnn_backward(params, dhs, cache.inner, dh_T, truncate)._replace(dx=None)
     if not isinstance(cache, RNNCache):
         return _compiled("rnn_backward", params, dhs, cache, dh_T, truncate)
     x, h, relu = cache.x, cache.h, cache.nonlinearity == "relu"
@@ -480,6 +493,7 @@ def lstm_forward_numpy(params: Params, x: np.ndarray, state0: tuple[np.ndarray, 
     return hs, LSTMCache(x, h, c, gates, tanh_c)
 
 
+@_ids_give_no_dx
 def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMCache,
                   dstate_T: tuple[np.ndarray | None, np.ndarray | None] | None = None,
                   truncate: int | None = None) -> BPTT:
@@ -512,8 +526,6 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMCache,
         dx (T, N, D) (None when the forward got ids), dstate0 = (dh0, dc0), grads in torch's layout, dh (T, N, H).
     """
     _check_truncate(truncate)
-    if isinstance(cache, OneHotCache):
-        return lstm_backward(params, dhs, cache.inner, dstate_T, truncate)._replace(dx=None)
     if not isinstance(cache, LSTMCache):
         return _compiled("lstm_backward", params, dhs, cache, dstate_T, truncate)
     x, h, c, gates, tanh_c = cache.x, cache.h, cache.c, cache.gates, cache.tanh_c
@@ -676,6 +688,7 @@ def gru_forward_numpy(params: Params, x: np.ndarray, h0: np.ndarray, variant: st
     return hs, GRUCache(x, h, gates, hn, variant)
 
 
+@_ids_give_no_dx
 def gru_backward(params: Params, dhs: np.ndarray, cache: GRUCache, dh_T: np.ndarray | None = None,
                  truncate: int | None = None) -> BPTT:
     """BPTT for :func:`gru_forward`.
@@ -707,8 +720,6 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRUCache, dh_T: np.ndar
         dx (T, N, D) (None when the forward got ids), dstate0 = dL/dh_0 (N, H), grads, dh (T, N, H).
     """
     _check_truncate(truncate)
-    if isinstance(cache, OneHotCache):
-        return gru_backward(params, dhs, cache.inner, dh_T, truncate)._replace(dx=None)
     if not isinstance(cache, GRUCache):
         return _compiled("gru_backward", params, dhs, cache, dh_T, truncate)
     x, h, gates, hn, variant = cache.x, cache.h, cache.gates, cache.hn, cache.variant
