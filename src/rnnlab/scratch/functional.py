@@ -35,6 +35,10 @@ Why it is fast (each point leaves the numbers of a seeded run bitwise unchanged)
   large enough for it to pay (:func:`rnnlab.threads.engine_threads`). Each task is the same BLAS
   call on the same slice as without the helper, so the numbers do not depend on it.
 
+Inputs may also be integer ids (T, N) in [0, D), standing for one-hot rows: the compiled loops
+pick columns of W_ih, the NumPy loops run on the one-hot rows (:class:`OneHotCache`), and both
+backwards return dx None.
+
 Truncated BPTT (``truncate=k``) cuts the gradient carried through the recurrence at every window
 boundary, as in the reference; ``truncate=None`` is full BPTT.
 """

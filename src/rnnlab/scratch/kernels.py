@@ -24,6 +24,14 @@ What makes it fast:
   vectorised by the compiler where the C library's ``tanhf`` is not. Sigmoid is (1 + tanh(a / 2)) / 2, as in the reference. float64
   uses the C library's ``tanh``.
 
+- **Arrays on cache lines**: the per-pass arrays start on 64-byte boundaries (:func:`_empty`),
+  so the two threads never write the same cache line of a row.
+- **Token ids** (T, N) as x stand for one-hot rows: W_ih x_t picks columns of W_ih
+  (:func:`_gather_columns`), dW_ih sums by id (:func:`_scatter_columns`) and dx is None.
+
+The float32 readout (:func:`dense_forward`, :func:`dense_backward`), the softmax cross-entropy
+and Adam's update (:func:`adam_update`) have their fast paths here too.
+
 Layouts: the caller's x (T, N, D), hs and dh (T, N, H); inside, states (T+1, H, N) and gates
 (T, G*H, N) in torch's order (LSTM i, f, g, o; GRU r, z, n), plus a batch-major copy of the
 states (T+1, N, H) that doubles as the returned hs (read-only) and as the h_{t-1} rows of dW_hh.
