@@ -107,8 +107,11 @@ def test_out_of_range_ids_are_refused(dtype, bad, message):
     with pytest.raises(DataError) as err:
         layer.forward(bad)
     assert str(err.value) == message
+    state0 = (np.zeros((1, 3), dtype), np.zeros((1, 3), dtype))
     with pytest.raises(DataError, match=r"expected ids in \[0, 7\)"):
-        F.lstm_forward(layer.params, bad.T.copy(), (np.zeros((1, 3), dtype), np.zeros((1, 3), dtype)))
+        F.lstm_forward(layer.params, bad.T.copy(), state0)
+    with pytest.raises(DataError, match=r"expected ids in \[0, 7\)"):  # the compiled loops called directly
+        K.lstm_forward(layer.params, bad.T.copy(), state0)
 
 
 def test_ids_of_the_wrong_shape_are_refused():

@@ -51,6 +51,7 @@ from numba.extending import get_cython_function_address, overload
 from threadpoolctl import ThreadpoolController
 
 from rnnlab.errors import ShapeError
+from rnnlab.scratch._checks import check_ids, is_ids
 from rnnlab.scratch.reference import B_HH, B_IH, BPTT, W_HH, W_IH, Params
 
 # tanh(x) = x P(x^2) / Q(x^2), fitted on |x| <= TANH_CLAMP for relative error (1.3e-9 at most)
@@ -598,10 +599,16 @@ class RNNRowsCache(NamedTuple):
 
 def _inputs(params: Params, x: np.ndarray):
     """(x, dtype, T, N, D) as the loops read them: float inputs (T, N, D) in their dtype, or ids
-    (T, N) standing for one-hot rows of width D (checked by the caller), in W_ih's dtype."""
-    if x.ndim == 2:
+    (T, N) standing for one-hot rows of width D, in W_ih's dtype. The ids are checked here too
+    (the compiled gather does not check its indices)."""
+    if is_ids(x):
         W_ih = params[W_IH]
+        if x.ndim != 2:
+            raise ShapeError(f"expected integer ids of shape (T, N), found shape {x.shape}")
+        check_ids("x", x, W_ih.shape[1])
         return np.ascontiguousarray(x, dtype=np.intp), W_ih.dtype, x.shape[0], x.shape[1], W_ih.shape[1]
+    if x.ndim != 3:
+        raise ShapeError(f"expected inputs x of shape (T, N, D) or integer ids (T, N), found shape {x.shape}")
     return np.ascontiguousarray(x), x.dtype, *x.shape
 
 
