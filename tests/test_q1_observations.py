@@ -142,9 +142,11 @@ def test_cost_sentence():
 
 
 @pytest.mark.parametrize("workers,expected", [
-    (2, ["Times are each run's own training seconds, with 2 runs training side by side in separate "
-         "processes, one core each."]),
-    (1, ["Times are each run's own training seconds, one run at a time."]),
+    ([2], ["Times are each run's own training seconds, with 2 runs training side by side in separate "
+           "processes, one core each."]),
+    ([1], ["Times are each run's own training seconds, one run at a time."]),
+    ([1, 2], ["Times are each run's own training seconds; the runs were trained in parts, 1 or 2 side by "
+              "side, so their times are not measured alike."]),
     (None, []),  # results saved before the number of workers was recorded say nothing
 ])
 def test_timing_sentence_says_how_runs_shared_the_machine(workers, expected):

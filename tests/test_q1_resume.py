@@ -261,10 +261,13 @@ def test_runs_trained_side_by_side_give_the_same_numbers(full_run, tmp_path):
     resumed by a run with another number of workers (workers is not part of the runs' config)."""
     _, expected = full_run
     side_by_side = _measure(tmp_path, workers=2)
-    assert side_by_side["timing"]["workers"] == 2 and expected["timing"]["workers"] == 1
+    assert side_by_side["timing"]["workers"] == [2] and expected["timing"]["workers"] == [1]
     assert _numbers(side_by_side) == _numbers(expected)
     resumed = _measure(tmp_path, resume=True, workers=1)
     assert resumed["timing"]["reused_runs"] == 12 and _numbers(resumed) == _numbers(expected)
+    assert resumed["timing"]["workers"] == [2]  # how the reused runs were trained, not this call's setting
+    saved = json.loads((tmp_path / "runs" / "text-gru-seed1.json").read_text())
+    assert saved["extra"]["workers"] == 2
 
 
 def test_workers_default_to_the_cpus_and_never_exceed_the_jobs(monkeypatch):

@@ -440,7 +440,7 @@ class _Training:
     samples: dict[str, list[tuple[int, float, str]]]  # cell -> (epoch, temperature, text)
     wall_seconds: float = 0.0  # training time of every run, a reused run's as recorded
     reused: int = 0  # runs loaded from the runs folder instead of trained
-    workers: int = 1  # processes that trained the runs side by side
+    workers: set[int] = dataclasses.field(default_factory=set)  # how many trained side by side, per run
 
 
 def _usable_cpus() -> int:
@@ -462,9 +462,10 @@ _COST_ORDER = {("text", "lstm"): 0, ("text", "gru"): 1, ("text", "gru-cho"): 1, 
 
 
 def _train_one(config: Config, task, corpus: CharCorpus, task_name: str, cell: str, seed: int,
-               sample_from: bool, stem: Path) -> None:
+               sample_from: bool, stem: Path, workers: int) -> None:
     """Train one (task, cell, seed) run from its fresh model and save it under ``stem`` (with the
-    text samples of the first seed when ``sample_from``, and its wall time)."""
+    text samples of the first seed when ``sample_from``, its wall time, and how many runs
+    trained side by side with it, ``workers``)."""
     settings = config.settings(task_name)
     samples: list[tuple[int, float, str]] = []
     callback = None
@@ -481,7 +482,8 @@ def _train_one(config: Config, task, corpus: CharCorpus, task_name: str, cell: s
     started = time.perf_counter()
     model, history = train_model(task, cell, settings, seed, on_epoch=callback)
     wall = time.perf_counter() - started
-    save_run(stem, model, history, {"samples": [list(x) for x in samples], "wall_seconds": wall})
+    save_run(stem, model, history, {"samples": [list(x) for x in samples], "wall_seconds": wall,
+                                    "workers": workers})
 
 
 _WORKER_DATA: dict[Config, tuple] = {}  # a worker process's data, loaded once per configuration
@@ -491,13 +493,13 @@ def _train_in_worker(job: tuple) -> tuple[str, str, int]:
     """One run in a worker process (:func:`_train_all`): one BLAS thread, the engine on one thread."""
     from rnnlab.threads import limit_engine_threads, limit_threads
 
-    config, task_name, cell, seed, sample_from, stem = job
+    config, task_name, cell, seed, sample_from, stem, workers = job
     if config not in _WORKER_DATA:
         _WORKER_DATA.clear()
         _WORKER_DATA[config] = _load_data(config)
     _, corpus, _, tasks = _WORKER_DATA[config]
     with limit_threads(1), limit_engine_threads(1):
-        _train_one(config, tasks[task_name], corpus, task_name, cell, seed, sample_from, Path(stem))
+        _train_one(config, tasks[task_name], corpus, task_name, cell, seed, sample_from, Path(stem), workers)
     return task_name, cell, seed
 
 
@@ -516,22 +518,23 @@ def _train_all(config: Config, tasks: dict, corpus: CharCorpus, seeds: list[int]
     order = [(t, seed, cell) for t in tasks for seed in seeds for cell in config.cells]
     stems = {key: run_stem(runs, key[0], key[2], key[1]) for key in order}
     saved = {key for key in order if config.resume and stems[key].with_name(stems[key].name + ".json").exists()}
-    jobs = [(config, t, cell, seed, t == "text" and seed == seeds[0], str(stems[(t, seed, cell)]))
-            for t, seed, cell in order if (t, seed, cell) not in saved]
-    run.workers = workers_for(config, len(jobs))
+    todo = [(t, seed, cell) for t, seed, cell in order if (t, seed, cell) not in saved]
+    workers = workers_for(config, len(todo))
+    jobs = [(config, t, cell, seed, t == "text" and seed == seeds[0], str(stems[(t, seed, cell)]), workers)
+            for t, seed, cell in todo]
     bar = _progress(len(order), progress)
     bar.update(len(saved))
-    if run.workers > 1:
+    if workers > 1:
         import multiprocessing
 
         jobs.sort(key=lambda job: _COST_ORDER.get((job[1], job[2]), 3))
-        with multiprocessing.get_context("spawn").Pool(run.workers) as pool:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
             for task_name, cell, seed in pool.imap_unordered(_train_in_worker, jobs):
                 bar.set_postfix_str(f"{task_name} {CELL_LABELS[cell]} seed {seed}")
                 bar.update(1)
     else:
-        for _, task_name, cell, seed, sample_from, stem in jobs:
-            _train_one(config, tasks[task_name], corpus, task_name, cell, seed, sample_from, Path(stem))
+        for _, task_name, cell, seed, sample_from, stem, _ in jobs:
+            _train_one(config, tasks[task_name], corpus, task_name, cell, seed, sample_from, Path(stem), 1)
             bar.set_postfix_str(f"{task_name} {CELL_LABELS[cell]} seed {seed}")
             bar.update(1)
     bar.close()
@@ -542,6 +545,7 @@ def _train_all(config: Config, tasks: dict, corpus: CharCorpus, seeds: list[int]
             run.init_text[cell] = model.astype(np.float64)
         model, history, extra = load_run(stems[(task_name, seed, cell)], model)
         run.wall_seconds += float(extra["wall_seconds"])
+        run.workers.add(int(extra.get("workers", 1)))  # runs saved before this was recorded: one at a time
         if task_name == "text" and seed == seeds[0]:
             run.samples[cell].extend((int(e), float(t), str(x)) for e, t, x in extra["samples"])
         run.histories[task_name][cell].append(history)
@@ -605,7 +609,8 @@ def _measure(config: Config, ctx: RunContext) -> dict:
                     for c in config.cells},
         "sine_predictions": predictions,
         "timing": {"training_seconds": train_seconds, "total_seconds": time.perf_counter() - start,
-                   "runs_seconds": run.wall_seconds, "reused_runs": run.reused, "workers": run.workers},
+                   "runs_seconds": run.wall_seconds, "reused_runs": run.reused,
+                   "workers": sorted(run.workers)},
         "correctness": correctness_check(config.seed),
     }
 

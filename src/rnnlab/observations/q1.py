@@ -193,13 +193,18 @@ def cost_observations(task: str, summary: Mapping, hidden_size: int) -> list[str
 
 
 def timing_observation(timing: Mapping) -> list[str]:
-    """How the training seconds were measured: runs side by side, or one at a time."""
+    """How the training seconds were measured: ``timing["workers"]`` lists how many runs trained
+    side by side, per run (one value when every run agrees)."""
     workers = timing.get("workers")
-    if workers is None:
+    if not workers:
         return []
-    if workers > 1:
-        return [f"Times are each run's own training seconds, with {workers} runs training side by side in "
-                "separate processes, one core each."]
+    if len(workers) > 1:
+        sizes = " or ".join(str(w) for w in workers)
+        return [(f"Times are each run's own training seconds; the runs were trained in parts, {sizes} side by "
+                "side, so their times are not measured alike.")]
+    if workers[0] > 1:
+        return [(f"Times are each run's own training seconds, with {workers[0]} runs training side by side in "
+                "separate processes, one core each.")]
     return ["Times are each run's own training seconds, one run at a time."]
 
 
