@@ -148,6 +148,8 @@ def test_cost_sentence():
     ([1, 2], ["Times are each run's own training seconds; the runs were trained in parts, 1 or 2 side by "
               "side, so their times are not measured alike."]),
     (None, []),  # results saved before the number of workers was recorded say nothing
+    (2, ["Times are each run's own training seconds, with 2 runs training side by side in separate "
+         "processes, one core each."]),  # one number, as a few commits wrote it
 ])
 def test_timing_sentence_says_how_runs_shared_the_machine(workers, expected):
     timing = {"training_seconds": 10.0} if workers is None else {"training_seconds": 10.0, "workers": workers}

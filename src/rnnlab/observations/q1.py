@@ -196,6 +196,8 @@ def timing_observation(timing: Mapping) -> list[str]:
     """How the training seconds were measured: ``timing["workers"]`` lists how many runs trained
     side by side, per run (one value when every run agrees)."""
     workers = timing.get("workers")
+    if isinstance(workers, int):  # written as one number for a few commits of issue 12
+        workers = [workers]
     if not workers:
         return []
     if len(workers) > 1:
