@@ -219,3 +219,11 @@ def test_adam_float32_one_pass_is_bitwise_the_numpy_lines(monkeypatch):
     compiled = train(optim._one_pass)
     numpy_lines = train(lambda *arrays: False)
     assert all(a.dtype == np.float32 and np.array_equal(a, b) for a, b in zip(compiled, numpy_lines))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_cross_entropy_refuses_no_items(dtype):
+    """Logits with no items are a one-line ShapeError on both paths (the mean of nothing is no
+    loss: before, float64 returned NaN with a warning)."""
+    with pytest.raises(ShapeError, match=r"expected at least one item in logits, found shape \(0, 5\)"):
+        softmax_cross_entropy(np.zeros((0, 5), dtype=dtype), np.zeros(0, dtype=int))

@@ -39,7 +39,9 @@ def softmax_cross_entropy(logits, targets) -> tuple[float, np.ndarray]:
     if targets.dtype.kind not in "iu":
         raise ShapeError(f"expected integer class targets, found dtype {targets.dtype}")
     C = logits.shape[-1]
-    if targets.size and (targets.min() < 0 or targets.max() >= C):
+    if targets.size == 0:
+        raise ShapeError(f"expected at least one item in logits, found shape {logits.shape}")
+    if targets.min() < 0 or targets.max() >= C:
         raise ShapeError(f"expected class targets in [0, {C}), found values in [{targets.min()}, {targets.max()}]")
     if logits.dtype == np.float32:  # the training dtype: the fast path (same maths, rows on two threads)
         from rnnlab.scratch import kernels
