@@ -486,6 +486,13 @@ def _train_one(config: Config, task, corpus: CharCorpus, task_name: str, cell: s
                                     "workers": workers})
 
 
+def _leave_interrupts_to_the_parent() -> None:
+    """A worker ignores Ctrl-C: the parent gets it, stops the pool and reports once."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 _WORKER_DATA: dict[Config, tuple] = {}  # a worker process's data, loaded once per configuration
 
 
@@ -528,7 +535,7 @@ def _train_all(config: Config, tasks: dict, corpus: CharCorpus, seeds: list[int]
         import multiprocessing
 
         jobs.sort(key=lambda job: _COST_ORDER.get((job[1], job[2]), 3))
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=_leave_interrupts_to_the_parent) as pool:
             for task_name, cell, seed in pool.imap_unordered(_train_in_worker, jobs):
                 bar.set_postfix_str(f"{task_name} {CELL_LABELS[cell]} seed {seed}")
                 bar.update(1)
