@@ -277,3 +277,31 @@ def test_workers_default_to_the_cpus_and_never_exceed_the_jobs(monkeypatch):
     monkeypatch.setattr(q1, "_usable_cpus", lambda: 4)
     assert q1.workers_for(config, 18) == 4 and q1.workers_for(config, 3) == 3 and q1.workers_for(config, 0) == 1
     assert q1.workers_for(dataclasses.replace(config, workers=2), 18) == 2
+
+
+def test_ctrl_c_with_workers_stops_everything_and_reports_once(tmp_path):
+    """Ctrl-C (SIGINT to the process group) while two workers train: the CLI exits 130 with one
+    'interrupted' line and no traceback, and no worker process is left behind."""
+    env = {**os.environ, "PYTHONPATH": str(Path(q1.__file__).resolve().parents[2])}
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "rnnlab", "run", "q1", "--quick", "--workers", "2",
+                             "--no-notebook", "--no-progress", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    runs = out / "q1" / "runs"
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and not any(runs.glob("*-seed*.json")):
+        time.sleep(0.01)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before it could be interrupted")
+    os.killpg(proc.pid, signal.SIGINT)
+    output = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 130, output
+    assert "rnnlab: interrupted" in output and "Traceback" not in output
+    deadline = time.monotonic() + 20  # the group (parent, workers, their resource tracker) ends
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    pytest.fail("processes of the interrupted run were still alive 20 s after Ctrl-C")
