@@ -279,20 +279,37 @@ def test_workers_default_to_the_cpus_and_never_exceed_the_jobs(monkeypatch):
     assert q1.workers_for(dataclasses.replace(config, workers=2), 18) == 2
 
 
+def _group_size(pgid: int) -> int:
+    """How many live processes are in process group ``pgid`` (zombies not counted), from /proc."""
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)": state, ppid, pgrp
+        except OSError:  # the process ended meanwhile
+            continue
+        count += int(fields[2]) == pgid and fields[0] != "Z"
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc to see the workers")
 def test_ctrl_c_with_workers_stops_everything_and_reports_once(tmp_path):
     """Ctrl-C (SIGINT to the process group) while two workers train: the CLI exits 130 with one
     'interrupted' line and no traceback, and no worker process is left behind."""
     env = {**os.environ, "PYTHONPATH": str(Path(q1.__file__).resolve().parents[2])}
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "rnnlab", "run", "q1", "--quick", "--workers", "2",
-                             "--no-notebook", "--no-progress", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    # A shell's background job (CI's, perhaps) ignores Ctrl-C and so would the CLI: it gets
+    # Python's own handler back first, as in a terminal.
+    argv = ["rnnlab", "run", "q1", "--quick", "--workers", "2", "--no-notebook", "--no-progress", "--out", str(out)]
+    launch = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+              f"sys.argv = {argv!r}; runpy.run_module('rnnlab', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", launch], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
     runs = out / "q1" / "runs"
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline and not any(runs.glob("*-seed*.json")):
-        time.sleep(0.01)
-    if proc.poll() is not None:
-        pytest.skip("the run finished before it could be interrupted")
+    deadline = time.monotonic() + 120  # interrupt once both workers train (the parent has work after them)
+    while proc.poll() is None and time.monotonic() < deadline and (
+            _group_size(proc.pid) < 3 or len(list(runs.glob("*-seed*.json"))) < 2):
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
     os.killpg(proc.pid, signal.SIGINT)
     output = proc.communicate(timeout=60)[0].decode()
     assert proc.returncode == 130, output

@@ -13,6 +13,7 @@ Data flow: :mod:`rnnlab.data.toy` (tasks) -> :mod:`rnnlab.train.scratch_loop` (t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -493,6 +494,23 @@ def _leave_interrupts_to_the_parent() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@contextlib.contextmanager
+def _interrupts_held():
+    """Block Ctrl-C while the worker processes start (they inherit the blocked signal, so one
+    pressed while they import never reaches them); on leaving, a Ctrl-C pressed meanwhile
+    reaches the parent. Where signals cannot be blocked (Windows), nothing."""
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 _WORKER_DATA: dict[Config, tuple] = {}  # a worker process's data, loaded once per configuration
 
 
@@ -535,7 +553,9 @@ def _train_all(config: Config, tasks: dict, corpus: CharCorpus, seeds: list[int]
         import multiprocessing
 
         jobs.sort(key=lambda job: _COST_ORDER.get((job[1], job[2]), 3))
-        with multiprocessing.get_context("spawn").Pool(workers, initializer=_leave_interrupts_to_the_parent) as pool:
+        with _interrupts_held():  # workers are born with Ctrl-C blocked, then ignore it
+            pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_leave_interrupts_to_the_parent)
+        with pool:
             for task_name, cell, seed in pool.imap_unordered(_train_in_worker, jobs):
                 bar.set_postfix_str(f"{task_name} {CELL_LABELS[cell]} seed {seed}")
                 bar.update(1)
