@@ -72,7 +72,14 @@ def relative_changes(old: dict, new: dict, keys: list[str]) -> dict[str, float]:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        print("usage: python scripts/compare_metrics.py OLD_RESULTS NEW_RESULTS [SECTION ...]", file=sys.stderr)
+        return 2
     old_root, new_root = Path(argv[0]), Path(argv[1])
+    for root in (old_root, new_root):
+        if not root.is_dir():
+            print(f"compare_metrics: expected a results folder, found no folder at {root}", file=sys.stderr)
+            return 2
     sections = argv[2:] or sorted(p.name for p in old_root.iterdir() if (p / "metrics.json").is_file())
     differing = 0
     for name in sections:
