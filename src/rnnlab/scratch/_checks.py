@@ -98,6 +98,14 @@ def check_ids(name: str, ids: np.ndarray, width: int) -> np.ndarray:
     return ids
 
 
+def check_step_ids(x: np.ndarray, width: int) -> np.ndarray:
+    """Check time-major ids ``x`` (T, N), as the functional and compiled paths take them: two
+    dimensions, each id in [0, width)."""
+    if x.ndim != 2:
+        raise ShapeError(f"expected integer ids of shape (T, N), found shape {x.shape}")
+    return check_ids("x", x, width)
+
+
 def check_sequence_input(x, input_size: int, dtype: np.dtype) -> np.ndarray:
     """Validate a batch-first input ``x``: floats (B, T, D) with D == ``input_size``, or integer
     ids (B, T) in [0, D) standing for one-hot rows (returned as they are)."""

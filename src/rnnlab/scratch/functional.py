@@ -51,8 +51,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnlab.errors import ShapeError
-from rnnlab.scratch._checks import check_ids, is_ids
+from rnnlab.scratch._checks import check_step_ids, is_ids
 from rnnlab.scratch._lanes import Lane
 from rnnlab.scratch.reference import (  # noqa: F401  (re-exported: one contract for both paths)
     B_HH,
@@ -113,10 +112,7 @@ def _run_dtype(params: Params, x: np.ndarray):
     in [0, D))."""
     if not is_ids(x):
         return x.dtype
-    D = params[W_IH].shape[1]
-    if x.ndim != 2:
-        raise ShapeError(f"expected integer ids of shape (T, N), found shape {x.shape}")
-    check_ids("x", x, D)
+    check_step_ids(x, params[W_IH].shape[1])
     return params[W_IH].dtype
 
 

@@ -21,9 +21,8 @@ What makes it fast:
 - **tanh in float32** is a rational function x P(x^2) / Q(x^2) evaluated in float64 and rounded
   once (:func:`tanh_f32`): within 1 unit in the last place of the exact tanh for every float32
   (``scripts/fit_tanh.py`` prints the largest error, and NumPy's own for comparison), and
-  vectorised by the compiler where the C library's ``tanhf`` is not. Sigmoid is (1 + tanh(a / 2)) / 2, as in the reference. float64
-  uses the C library's ``tanh``.
-
+  vectorised by the compiler where the C library's ``tanhf`` is not. Sigmoid is
+  (1 + tanh(a / 2)) / 2, as in the reference. float64 uses the C library's ``tanh``.
 - **Arrays on cache lines**: the per-pass arrays start on 64-byte boundaries (:func:`_empty`),
   so the two threads never write the same cache line of a row.
 - **Token ids** (T, N) as x stand for one-hot rows: W_ih x_t picks columns of W_ih
@@ -51,7 +50,7 @@ from numba.extending import get_cython_function_address, overload
 from threadpoolctl import ThreadpoolController
 
 from rnnlab.errors import ShapeError
-from rnnlab.scratch._checks import check_ids, is_ids
+from rnnlab.scratch._checks import check_finite, check_step_ids, is_ids
 from rnnlab.scratch.reference import B_HH, B_IH, BPTT, W_HH, W_IH, Params
 
 # tanh(x) = x P(x^2) / Q(x^2), fitted on |x| <= TANH_CLAMP for relative error (1.3e-9 at most)
@@ -80,8 +79,8 @@ _BLAS = ThreadpoolController()
 
 # A pass allocates and frees arrays of several MB (a text LSTM's gates: 6.5 MB). glibc serves
 # them by mmap, or gives the freed top of its heap back to the OS, so that every pass pays page
-# faults again; keeping arrays below 64 MB in the heap, and up to 256 MB of freed heap mapped,
-# made Q1's text updates about 5% faster (by timing). Linux with glibc only; elsewhere nothing.
+# faults again. Arrays below 64 MB stay in the heap, and up to 256 MB of freed heap stays mapped
+# (Q1's text updates were faster so, timed during issue 12). Linux with glibc only; elsewhere nothing.
 MALLOC_MMAP_THRESHOLD = 1 << 26
 MALLOC_TRIM_THRESHOLD = 1 << 28
 
@@ -603,9 +602,7 @@ def _inputs(params: Params, x: np.ndarray):
     (the compiled gather does not check its indices)."""
     if is_ids(x):
         W_ih = params[W_IH]
-        if x.ndim != 2:
-            raise ShapeError(f"expected integer ids of shape (T, N), found shape {x.shape}")
-        check_ids("x", x, W_ih.shape[1])
+        check_step_ids(x, W_ih.shape[1])
         return np.ascontiguousarray(x, dtype=np.intp), W_ih.dtype, x.shape[0], x.shape[1], W_ih.shape[1]
     if x.ndim != 3:
         raise ShapeError(f"expected inputs x of shape (T, N, D) or integer ids (T, N), found shape {x.shape}")
@@ -948,8 +945,7 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[floa
 
     _run_blocks([(k, k + 1) for k in range(len(parts))], part)
     if not all(finite):
-        bad = int(z.size - np.count_nonzero(np.isfinite(z)))
-        raise ShapeError(f"expected finite values in logits, found {bad} NaN or inf entries")
+        check_finite("logits", z)  # raises, counting the NaN and inf entries
     return sum(losses) * scale, dz.reshape(logits.shape)
 
 

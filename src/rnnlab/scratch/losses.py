@@ -6,6 +6,7 @@ import numpy as np
 
 from rnnlab.errors import ShapeError
 from rnnlab.scratch._checks import check_finite
+from rnnlab.scratch.functional import uses_kernels
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -43,7 +44,7 @@ def softmax_cross_entropy(logits, targets) -> tuple[float, np.ndarray]:
         raise ShapeError(f"expected at least one item in logits, found shape {logits.shape}")
     if targets.min() < 0 or targets.max() >= C:
         raise ShapeError(f"expected class targets in [0, {C}), found values in [{targets.min()}, {targets.max()}]")
-    if logits.dtype == np.float32:  # the training dtype: the fast path (same maths, rows on two threads)
+    if uses_kernels(logits.dtype):  # the training dtype: the fast path (same maths, rows on two threads)
         from rnnlab.scratch import kernels
 
         return kernels.softmax_cross_entropy(logits, targets)
