@@ -37,8 +37,9 @@ def best_of(fn, repeats: int = 15) -> float:
 
 @numba.njit(nogil=True)
 def _products_only(gemm, W_hh, h, act, n0, n1):
-    for t in range(act.shape[0]):
-        K._recurrent_product(gemm, W_hh, h, t, act[t], n0, n1, 1.0)
+    T, G, N = act.shape
+    for t in range(T):
+        K._recurrent_product(gemm, W_hh, h, t, act.ravel(), t * G * N, N, n0, n1, 1.0)
 
 
 @numba.njit(nogil=True)
