@@ -56,15 +56,17 @@ def test_units_split_rule():
     assert K.units_split(32, 512, big / 2) is None  # too little work to cut
 
 
-CASES = list(itertools.product([1, 5], [None, 1, 3], [(4, 7), (9, 6)]))
+CASES = list(itertools.product([1, 5], [None, 1, 3], [(4, 7), (9, 6), (17, 6)]))
 
 
 @pytest.mark.parametrize("T,truncate,shape", CASES)
 def test_units_split_equals_reference_in_float64(T, truncate, shape, units_everywhere):
     """With the units split (H = 7: blocks of 3 and 4 units; H = 6: 3 and 3), the float64 results
-    are the reference's to 1e-10, on two threads."""
+    are the reference's to 1e-10, on two threads; N = 17 also has the forward's two batch blocks
+    of unequal width (8 and 9 rows), which the units loop reads in turn."""
     N, H = shape
     assert K.units_split(N, H, K._flops(T, N, 3, H)) is not None
+    assert len(K.split(N, K._flops(T, N, 3, H))) == (2 if N == 17 else 1)
     params, x, state0, dhs, dstate_T = _problem(T, N, 3, H, seed=T * 10 + H)
     with limit_engine_threads(2):
         fast = _results(K, params, x, state0, dhs, dstate_T, truncate)
@@ -120,7 +122,7 @@ def test_units_split_equals_batch_split_bitwise_in_float32(units_everywhere, mon
 def test_a_failing_thread_does_not_leave_the_other_waiting(units_everywhere, monkeypatch):
     """If the helper's block raises before it reaches the barrier, the main thread stops waiting
     (the give-up flag) and the error is raised: no hang."""
-    real_loop = K._lstm_backward_rows
+    real_loop = K._lstm_backward_units
 
     calls = []
 
@@ -130,7 +132,7 @@ def test_a_failing_thread_does_not_leave_the_other_waiting(units_everywhere, mon
             raise RuntimeError("helper failed")
         return real_loop(*args)
 
-    monkeypatch.setattr(K, "_lstm_backward_rows", failing)
+    monkeypatch.setattr(K, "_lstm_backward_units", failing)
     params, x, state0, dhs, dstate_T = _problem(4, 10, 3, 8, seed=2)
     hs, cache = K.lstm_forward(params, x, state0)
     outcome = []

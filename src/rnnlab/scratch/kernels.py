@@ -365,56 +365,88 @@ def _lstm_forward_rows(gemm, W_hh, bias, gk, gs, go, h, c, act, tanh_c, h_rows, 
 
 
 @numba.njit(**_JIT)
-def _lstm_backward_rows(gemm, W_hh, dhs, act, c, tanh_c, dh_total, dA, dh_next, dc_next, dh, truncate, n0, n1,
-                        units, barrier, parties):
-    """BPTT from step T-1 down to 0 for batch rows n0..n1-1 and the unit blocks ``units``
-    ((k, 2) rows [u0, u1)), ``truncate`` 0 for full BPTT.
-
-    Layouts as in :func:`_lstm_forward_rows`; dhs and dh_total (T, N, H), dA (T, 4H, N), dh_next
-    and dc_next (H, N), ``dh`` an (H, n1 - n0) scratch. Per step, from dh = dL/dh_t (direct +
-    from step t+1) and dc_next = dL/dc_t from step t+1::
+def _lstm_gate_grads(a_t, c_prev, tc_t, d_t, dh, dc_next, u0, u1, n, o, cut):
+    """One step's gate gradients for units u0..u1-1 and n batch columns: read from a block's
+    act[t], c[t] and tanh_c[t] at columns 0..n-1, written to d_t (4H rows) and dc_next, and read
+    from dh, at columns o..o+n-1. From dh = dL/dh_t (direct + from step t+1) and dc_next =
+    dL/dc_t from step t+1::
 
         dc = dc_next + dh o (1 - tanh(c_t)^2)
         da_i = dc g i (1 - i)    da_f = dc c_{t-1} f (1 - f)
         da_g = dc i (1 - g^2)    da_o = dh tanh(c_t) o (1 - o)
-        dL/dh_{t-1} = W_hh^T da   dL/dc_{t-1} = dc f
+        dL/dc_{t-1} = dc f       (0 where the truncation cuts)
+    """
+    H = c_prev.shape[0]
+    for j in range(u0, u1):
+        i, f, g, og = a_t[j, :n], a_t[H + j, :n], a_t[2 * H + j, :n], a_t[3 * H + j, :n]
+        da_i, da_f = d_t[j, o : o + n], d_t[H + j, o : o + n]
+        da_g, da_o = d_t[2 * H + j, o : o + n], d_t[3 * H + j, o : o + n]
+        c_row, tc_row, dh_row, dc_row = c_prev[j, :n], tc_t[j, :n], dh[j, o : o + n], dc_next[j, o : o + n]
+        for q in range(n):
+            tc = tc_row[q]
+            dc = dc_row[q] + dh_row[q] * og[q] * (_ONE - tc * tc)
+            da_i[q] = dc * g[q] * (i[q] * (_ONE - i[q]))
+            da_f[q] = dc * c_row[q] * (f[q] * (_ONE - f[q]))
+            da_g[q] = dc * i[q] * (_ONE - g[q] * g[q])
+            da_o[q] = dh_row[q] * tc * (og[q] * (_ONE - og[q]))
+            dc_row[q] = _ZERO if cut else dc * f[q]
 
-    The rows of dL/dh_{t-1} for a block of units need da of every unit: with the units split
-    between two threads (``parties`` 2), both meet at ``barrier`` (:func:`_meet`) once da_t is
-    complete. On return dh_next and dc_next hold dL/dh_0 and dL/dc_0 for these rows and units;
-    dx and the weight gradients are products over all steps, after the loop (:func:`_step_sums`).
+
+@numba.njit(**_JIT)
+def _lstm_backward_rows(gemm, W_hh, dhs, act, c, tanh_c, dh_total, dA, dh_next, dc_next, dh, truncate, n):
+    """BPTT from step T-1 down to 0 for one batch block of n rows (``truncate`` 0: full BPTT).
+
+    The block's own arrays, as :func:`_lstm_forward_rows` left them: act (T, 4H, w), c
+    (T+1, H, w), tanh_c (T, H, w), with w >= n columns; dA (T, 4H, w), dh_next and dc_next
+    (H, w), the scratch ``dh`` (H, w); dhs and dh_total (T, n, H) are the block's rows of the
+    caller's. Per step: dL/dh_t, the gate gradients (:func:`_lstm_gate_grads`), then
+    dL/dh_{t-1} = W_hh^T da. On return dh_next and dc_next hold dL/dh_0 and dL/dc_0; dx and the
+    weight gradients are products over all steps, after the loop (:func:`_step_sums`).
     """
     G, H = W_hh.shape
-    T, _, N = dA.shape
-    n = n1 - n0
+    T, _, w = dA.shape
     dA_flat, W_flat, dh_flat = dA.ravel(), W_hh.ravel(), dh_next.ravel()
     for t in range(T - 1, -1, -1):
         cut = truncate > 0 and t > 0 and t % truncate == 0
-        a_t, d_t = act[t], dA[t]
+        _total_dh(dhs, dh_next, t, dh, dh_total, 0, n)
+        _lstm_gate_grads(act[t], c[t], tanh_c[t], dA[t], dh, dc_next, 0, H, n, 0, cut)
+        if cut:
+            dh_next[:, :n] = 0
+        else:  # dL/dh_{t-1} = W_hh^T da: (n, 4H) @ W_hh, column-major
+            _gemm(gemm, n, H, G, dA_flat, t * G * w, w, W_flat, 0, H, 0.0, dh_flat, 0, w, True)
+
+
+@numba.njit(**_JIT)
+def _lstm_backward_units(gemm, W_hh, dhs, act, c, tanh_c, starts, dh_total, dA, dh_next, dc_next, dh, truncate,
+                         units, barrier, parties):
+    """BPTT from step T-1 down to 0 for the unit blocks ``units`` ((k, 2) rows [u0, u1)) and
+    every batch row: the units split between two threads (:func:`units_split`).
+
+    act, c and tanh_c are the forward's batch blocks (B, T, 4H, w) etc., block b holding batch
+    rows starts[b]..starts[b+1]-1; dA (T, 4H, N), dh_next, dc_next and the scratch dh (H, N) span
+    the whole batch. The rows of dL/dh_{t-1} = W_hh^T da for a block of units need da of every
+    unit, so with ``parties`` 2 the threads meet at ``barrier`` (:func:`_meet`) once da_t is
+    complete, then each multiplies its rows over all N columns.
+    """
+    G, H = W_hh.shape
+    T, _, N = dA.shape
+    dA_flat, W_flat, dh_flat = dA.ravel(), W_hh.ravel(), dh_next.ravel()
+    for t in range(T - 1, -1, -1):
+        cut = truncate > 0 and t > 0 and t % truncate == 0
         for block in range(units.shape[0]):
             u0, u1 = units[block, 0], units[block, 1]
-            _total_dh(dhs, dh_next, t, dh, dh_total, n0, n1, u0, u1)
-            for j in range(u0, u1):
-                i, f, g, o = a_t[j, n0:n1], a_t[H + j, n0:n1], a_t[2 * H + j, n0:n1], a_t[3 * H + j, n0:n1]
-                da_i, da_f, da_g, da_o = d_t[j, n0:n1], d_t[H + j, n0:n1], d_t[2 * H + j, n0:n1], d_t[3 * H + j, n0:n1]
-                c_prev, tc_row, dh_row, dc_row = c[t, j, n0:n1], tanh_c[t, j, n0:n1], dh[j], dc_next[j, n0:n1]
-                for q in range(n):
-                    tc = tc_row[q]
-                    dc = dc_row[q] + dh_row[q] * o[q] * (_ONE - tc * tc)
-                    da_i[q] = dc * g[q] * (i[q] * (_ONE - i[q]))
-                    da_f[q] = dc * c_prev[q] * (f[q] * (_ONE - f[q]))
-                    da_g[q] = dc * i[q] * (_ONE - g[q] * g[q])
-                    da_o[q] = dh_row[q] * tc * (o[q] * (_ONE - o[q]))
-                    dc_row[q] = _ZERO if cut else dc * f[q]
+            _total_dh(dhs, dh_next, t, dh, dh_total, 0, N, u0, u1)
+            for b in range(starts.size - 1):
+                _lstm_gate_grads(act[b, t], c[b, t], tanh_c[b, t], dA[t], dh, dc_next, u0, u1,
+                                 starts[b + 1] - starts[b], starts[b], cut)
         if parties > 1 and not _meet(barrier, parties):
             return  # the other thread failed: give up (the caller raises its error)
         for block in range(units.shape[0]):
             u0, u1 = units[block, 0], units[block, 1]
             if cut:
-                dh_next[u0:u1, n0:n1] = 0
-            else:  # rows u0..u1-1 of dL/dh_{t-1} = W_hh^T da: (n, 4H) @ W_hh[:, u0:u1], column-major
-                _gemm(gemm, n, u1 - u0, G, dA_flat, t * G * N + n0, N, W_flat, u0, H, 0.0, dh_flat,
-                      u0 * N + n0, N, True)
+                dh_next[u0:u1] = 0
+            else:  # rows u0..u1-1 of dL/dh_{t-1} = W_hh^T da: (N, 4H) @ W_hh[:, u0:u1], column-major
+                _gemm(gemm, N, u1 - u0, G, dA_flat, t * G * N, N, W_flat, u0, H, 0.0, dh_flat, u0 * N, N, True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,18 +455,26 @@ def _lstm_backward_rows(gemm, W_hh, dhs, act, c, tanh_c, dh_total, dA, dh_next, 
 
 
 class LSTMRowsCache(NamedTuple):
-    """Saved by :func:`lstm_forward` for :func:`lstm_backward`."""
+    """Saved by :func:`lstm_forward` for :func:`lstm_backward`. The feature-major arrays are
+    stored per batch block (:func:`split`), each block's memory its own: block b holds batch rows
+    blocks[b][0]..blocks[b][1]-1 in its first blocks[b][1] - blocks[b][0] of w columns."""
 
     x: np.ndarray  # (T, N, D) inputs, or (T, N) ids of one-hot rows
-    h: np.ndarray  # (T+1, H, N) h_0..h_T, feature-major
+    blocks: tuple[tuple[int, int], ...]  # the batch blocks [n0, n1)
+    h: np.ndarray  # (B, T+1, H, w) h_0..h_T, feature-major, per block
     h_rows: np.ndarray  # (T+1, N, H) the same, batch-major (its [1:] is the returned hs)
-    c: np.ndarray  # (T+1, H, N) c_0..c_T
-    act: np.ndarray  # (T, 4H, N) activated gates i, f, g, o
-    tanh_c: np.ndarray  # (T, H, N)
+    c: np.ndarray  # (B, T+1, H, w) c_0..c_T
+    act: np.ndarray  # (B, T, 4H, w) activated gates i, f, g, o
+    tanh_c: np.ndarray  # (B, T, H, w)
 
     def final_state(self) -> tuple[np.ndarray, np.ndarray]:
         """(h_T, c_T), each (N, H), as new arrays."""
-        return self.h_rows[-1].copy(), self.c[-1].T.copy()
+        return self.h_rows[-1].copy(), _from_blocks(self.c[:, -1], self.blocks)
+
+
+def _from_blocks(blocked: np.ndarray, blocks) -> np.ndarray:
+    """(N, H) from per-block feature-major (B, H, w) columns."""
+    return np.concatenate([blocked[k, :, : b - a].T for k, (a, b) in enumerate(blocks)])
 
 
 def split(n: int, flops: float, min_block: int = MIN_BLOCK) -> list[tuple[int, int]]:
@@ -531,17 +571,25 @@ def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.nda
     W_ih = np.ascontiguousarray(params[W_IH], dtype=dtype)
     W_hh = np.ascontiguousarray(params[W_HH], dtype=dtype)
     bias = (params[B_IH] + params[B_HH]).astype(dtype)
-    h, h_rows = _states(T, N, dtype, state0[0], H)
-    c = _empty((T + 1, H, N), dtype=dtype)
-    c[0] = state0[1].T
-    act = _empty((T, G, N), dtype=dtype)
-    tanh_c = _empty((T, H, N), dtype=dtype)
     flops = _flops(T, N, D, H)
-    _project(W_ih, x, act, flops)
+    blocks = tuple(split(N, flops))
+    B, w = len(blocks), max(n1 - n0 for n0, n1 in blocks)
+    h, c = _empty((B, T + 1, H, w), dtype=dtype), _empty((B, T + 1, H, w), dtype=dtype)
+    act, tanh_c = _empty((B, T, G, w), dtype=dtype), _empty((B, T, H, w), dtype=dtype)
+    h_rows = _empty((T + 1, N, H), dtype=dtype)
+    h_rows[0] = state0[0]
+    wide = _wide_rows(W_ih, x, flops)
     gemm, form = _GEMM[np.dtype(dtype)], _gate_form(H)
-    _run_blocks(split(N, flops), lambda n0, n1: _lstm_forward_rows(
-        gemm, W_hh, bias, *form, h, c, act, tanh_c, h_rows, n0, n1))
-    return _read_only(h_rows), LSTMRowsCache(x, h, h_rows, c, act, tanh_c)
+
+    def block(k, _):
+        n0, n1 = blocks[k]
+        n = n1 - n0
+        h[k, 0, :, :n], c[k, 0, :, :n] = state0[0][n0:n1].T, state0[1][n0:n1].T
+        _project_block(W_ih, x, wide, act[k], n0, n1)
+        _lstm_forward_rows(gemm, W_hh, bias, *form, h[k], c[k], act[k], tanh_c[k], h_rows[:, n0:n1], 0, n)
+
+    _run_blocks([(k, k + 1) for k in range(B)], block)
+    return _read_only(h_rows), LSTMRowsCache(x, blocks, h, h_rows, c, act, tanh_c)
 
 
 @_one_blas_thread
@@ -573,32 +621,46 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMRowsCache,
     G = 4 * H
     W_hh = np.ascontiguousarray(params[W_HH], dtype=dtype)
     dh_T, dc_T = dstate_T if dstate_T is not None else (None, None)
-    dh_next, dc_next = _grad_start(dh_T, H, N, dtype), _grad_start(dc_T, H, N, dtype)
     dh_total = _empty((T, N, H), dtype=dtype)
-    dA = _empty((T, G, N), dtype=dtype)
+    cols = _empty((G, T * N), dtype=dtype)  # column t*N + n: da_t[:, n] (the layout of _step_sums)
     k = 0 if truncate is None else int(truncate)
     flops = _flops(T, N, params[W_IH].shape[1], H)
     gemm = _GEMM[np.dtype(dtype)]
+    blocks = cache.blocks
     units = units_split(N, H, flops)
-    if units is None:  # batch rows on two threads (or one block)
-        def loop(n0, n1):
-            dh = _empty((H, n1 - n0), dtype=dtype)
-            _lstm_backward_rows(gemm, W_hh, dhs, cache.act, cache.c, cache.tanh_c, dh_total, dA, dh_next, dc_next,
-                                dh, k, n0, n1, np.array([[0, H]], dtype=np.intp), _barrier_state(), 1)
+    if units is None:  # batch blocks on two threads (or one block), each in its own arrays
+        B, w = cache.act.shape[0], cache.act.shape[3]
+        dA = _empty((B, T, G, w), dtype=dtype)
+        dh_next, dc_next = _grad_start(dh_T, H, N, dtype, blocks, w), _grad_start(dc_T, H, N, dtype, blocks, w)
 
-        _run_blocks(split(N, flops), loop)
+        def block(b, _):
+            n0, n1 = blocks[b]
+            _lstm_backward_rows(gemm, W_hh, dhs[:, n0:n1], cache.act[b], cache.c[b], cache.tanh_c[b],
+                                dh_total[:, n0:n1], dA[b], dh_next[b], dc_next[b], _empty((H, w), dtype=dtype), k,
+                                n1 - n0)
+            cols.reshape(G, T, N)[:, :, n0:n1] = dA[b, :, :, : n1 - n0].transpose(1, 0, 2)
+
+        _run_blocks([(b, b + 1) for b in range(B)], block)
+        dstate0 = (_from_blocks(dh_next, blocks), _from_blocks(dc_next, blocks))
     else:  # hidden units on two threads, all batch rows
-        def loop_units(blocks, barrier, parties):
-            _lstm_backward_rows(gemm, W_hh, dhs, cache.act, cache.c, cache.tanh_c, dh_total, dA, dh_next, dc_next,
-                                _empty((H, N), dtype=dtype), k, 0, N, blocks, barrier, parties)
+        dA = _empty((T, G, N), dtype=dtype)
+        dh_next, dc_next = _grad_start(dh_T, H, N, dtype), _grad_start(dc_T, H, N, dtype)
+        starts = np.array([n0 for n0, _ in blocks] + [N], dtype=np.intp)
 
-        _run_meeting(units, loop_units)
+        def units_loop(unit_blocks, barrier, parties):
+            _lstm_backward_units(gemm, W_hh, dhs, cache.act, cache.c, cache.tanh_c, starts, dh_total, dA, dh_next,
+                                 dc_next, _empty((H, N), dtype=dtype), k, unit_blocks, barrier, parties)
+
+        _run_meeting(units, units_loop)
+        _run_blocks(split(G, flops, 1), lambda g0, g1: cols[g0:g1].reshape(g1 - g0, T, N).__setitem__(
+            Ellipsis, dA[:, g0:g1].transpose(1, 0, 2)))
+        dstate0 = (dh_next.T.copy(), dc_next.T.copy())
     every = slice(0, G)
-    dx, dW_ih, dW_hh, db_ih, db_hh = _step_sums([dA], np.ascontiguousarray(params[W_IH], dtype=dtype), cache.x,
+    dx, dW_ih, dW_hh, db_ih, db_hh = _step_sums([cols], np.ascontiguousarray(params[W_IH], dtype=dtype), cache.x,
                                                 cache.h_rows[:T].reshape(T * N, H), [_Grad(0, every, every, every)],
                                                 flops)
     grads = {W_IH: dW_ih, W_HH: dW_hh, B_IH: db_ih, B_HH: db_hh}
-    return BPTT(dx, (dh_next.T.copy(), dc_next.T.copy()), grads, dh_total)
+    return BPTT(dx, dstate0, grads, dh_total)
 
 
 # --------------------------------------------------------------------------------------------
@@ -788,24 +850,41 @@ PROJECT_WIDE_D = 256
 PROJECT_THIN_N = 64
 
 
+def _wide_rows(W_ih: np.ndarray, x: np.ndarray, flops: float) -> np.ndarray | None:
+    """W_ih x_t for every step as one product over all steps, (T, N, G*H), row n of step t
+    x_t[n]'s, in two halves of the rows, when the input is wide (see PROJECT_WIDE_D); else None."""
+    if x.ndim != 3 or x.shape[2] < PROJECT_WIDE_D or x.shape[1] > PROJECT_THIN_N:
+        return None
+    T, N, D = x.shape
+    rows = np.empty((T * N, W_ih.shape[0]), dtype=W_ih.dtype)
+    x_rows = x.reshape(T * N, D)
+    _run_blocks(split(T * N, flops), lambda r0, r1: np.matmul(x_rows[r0:r1], W_ih.T, out=rows[r0:r1]))
+    return rows.reshape(T, N, -1)
+
+
+def _project_block(W_ih: np.ndarray, x: np.ndarray, wide: np.ndarray | None, out: np.ndarray, n0: int,
+                   n1: int) -> None:
+    """out[t][:, :n1 - n0] = W_ih x_t for batch rows n0..n1-1, every step: from the wide product
+    (:func:`_wide_rows`), by picking columns of W_ih for ids, else one product per step."""
+    n = n1 - n0
+    if wide is not None:
+        out[:, :, :n] = wide[:, n0:n1].transpose(0, 2, 1)
+    elif x.ndim == 2:
+        _gather_columns(W_ih, x[:, n0:n1], out, 0, x.shape[0])
+    else:
+        np.matmul(W_ih, x[:, n0:n1].transpose(0, 2, 1), out=out[:, :, :n])
+
+
 def _project(W_ih: np.ndarray, x: np.ndarray, out: np.ndarray, flops: float) -> None:
     """out[t] = W_ih x_t for every step, (G*H, D) @ (D, N) each (for ids: columns of W_ih): per
     step, in two halves of the steps, or as one product over all steps (see PROJECT_WIDE_D)."""
-    T, N = x.shape[:2]
-    if x.ndim == 3 and x.shape[2] >= PROJECT_WIDE_D and N <= PROJECT_THIN_N:
-        rows = np.empty((T * N, W_ih.shape[0]), dtype=out.dtype)  # row t*N + n: W_ih x_t[n]
-        x_rows = x.reshape(T * N, -1)
-        _run_blocks(split(T * N, flops), lambda r0, r1: np.matmul(x_rows[r0:r1], W_ih.T, out=rows[r0:r1]))
-        steps = rows.reshape(T, N, -1)
-
-        def lay_out(t0, t1):
-            out[t0:t1] = steps[t0:t1].transpose(0, 2, 1)
-
-        _run_blocks(split(T, flops, 1), lay_out)
-        return
+    T = x.shape[0]
+    wide = _wide_rows(W_ih, x, flops)
 
     def part(t0, t1):
-        if x.ndim == 2:
+        if wide is not None:
+            out[t0:t1] = wide[t0:t1].transpose(0, 2, 1)
+        elif x.ndim == 2:
             _gather_columns(W_ih, x, out, t0, t1)
         else:
             np.matmul(W_ih, x[t0:t1].transpose(0, 2, 1), out=out[t0:t1])
@@ -839,10 +918,18 @@ def _read_only(h_rows: np.ndarray) -> np.ndarray:
     return hs
 
 
-def _grad_start(d: np.ndarray | None, H: int, N: int, dtype) -> np.ndarray:
-    """A final-state gradient (N, H) or None as a new feature-major (H, N) array."""
-    out = _empty((H, N), dtype)
-    out[:] = 0 if d is None else d.T
+def _grad_start(d: np.ndarray | None, H: int, N: int, dtype, blocks=None, w: int = 0) -> np.ndarray:
+    """A final-state gradient (N, H) or None as a new feature-major (H, N) array, or with
+    ``blocks`` as (B, H, w), block b's rows in its first columns."""
+    if blocks is None:
+        out = _empty((H, N), dtype)
+        out[:] = 0 if d is None else d.T
+        return out
+    out = _empty((len(blocks), H, w), dtype)
+    out[:] = 0
+    if d is not None:
+        for b, (n0, n1) in enumerate(blocks):
+            out[b, :, : n1 - n0] = d[n0:n1].T
     return out
 
 
@@ -969,7 +1056,8 @@ def _step_sums(sources: list[np.ndarray], W_ih: np.ndarray, x: np.ndarray, h_row
 
         dx_t = da_t^T W_ih      dW_ih = sum_t da_t x_t      dW_hh = sum_t da_t h_{t-1}^T      db = sum_t da_t 1
 
-    ``sources`` are the loop's gate gradients, each (T, rows, N); the first is the whole
+    ``sources`` are the loop's gate gradients, each (T, rows, N) or already laid out as
+    (rows, T*N) (the LSTM's); the first is the whole
     gradient reaching W_ih x_t + b_ih (G*H rows), and ``blocks`` say which rows of the weight
     gradients each part of a source makes (the LSTM and the RNN: one block for both sides; the
     GRU's n gate differs between them). h_rows (T*N, H) has h_{t-1}[n] in row t*N + n.
@@ -985,20 +1073,21 @@ def _step_sums(sources: list[np.ndarray], W_ih: np.ndarray, x: np.ndarray, h_row
 
     Returns dx (T, N, D) or None, dW_ih, dW_hh, db_ih, db_hh.
     """
-    T, GH, N = sources[0].shape
+    T, N = x.shape[:2]
+    GH = sources[0].shape[0] if sources[0].ndim == 2 else sources[0].shape[1]
     D, H = W_ih.shape[1], h_rows.shape[1]
     ids = x.ndim == 2
     dtype = sources[0].dtype
     dW_ih, dW_hh = np.empty((GH, D), dtype=dtype), np.empty((GH, H), dtype=dtype)
     db_ih, db_hh = np.empty(GH, dtype=dtype), np.empty(GH, dtype=dtype)
     x_rows = x.reshape(T * N, *x.shape[2:])  # row t*N + n: x_t[n] (for ids: entry t*N + n)
-    cols = [np.empty((src.shape[1], T * N), dtype=dtype) for src in sources]
-    source_parts = [split(src.shape[1], flops) for src in sources]
+    cols = [src if src.ndim == 2 else np.empty((src.shape[1], T * N), dtype=dtype) for src in sources]
+    source_parts = [split(out.shape[0], flops) for out in cols]
     tasks = max(len(p) for p in source_parts)  # a source too small to cut is all in task 0
 
     def weights(k, _):
         for src, out, parts in zip(sources, cols, source_parts):
-            if k < len(parts):
+            if k < len(parts) and src.ndim == 3:
                 lo, hi = parts[k]
                 out[lo:hi].reshape(hi - lo, T, N)[:] = src[:, lo:hi].transpose(1, 0, 2)
         for block in blocks:
