@@ -105,10 +105,11 @@ def test_step_sums_when_steps_and_gate_rows_split_differently(T, H, monkeypatch)
 
 
 def test_kernels_equal_reference_with_a_wider_hidden_layer(monkeypatch):
-    """H = 17 (68 gate rows, more than one BLAS call's worth in the forward loop) and N = 17 in
+    """H = 25 (100 gate rows, more than one BLAS call's worth in the forward loop) and N = 17 in
     two blocks: still the reference's numbers to 1e-10 in float64."""
     monkeypatch.setattr(K, "THREAD_MIN_FLOPS", 0.0)
-    params, x, state0, dhs, dstate_T = _problem(4, 17, 3, 17, seed=9)
+    assert 4 * 25 > K.GEMM_ROWS
+    params, x, state0, dhs, dstate_T = _problem(4, 17, 3, 25, seed=9)
     fast, _ = _results(K, params, x, state0, dhs, dstate_T, 2)
     ref = _reference(params, x, state0, dhs, dstate_T, 2)
     errors = {k: float(np.max(np.abs(fast[k] - ref[k]))) for k in ref}
