@@ -271,23 +271,21 @@ def _barrier_state() -> np.ndarray:
 
 
 @numba.njit(**_JIT)
-def _gemm(gemm, m, n, k, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc, b_transposed=False):
-    """C = A op(B) + beta C through BLAS ``gemm`` (column-major): A m x k read at ``a[a_off:]``
-    with leading dimension ``lda``, op(B) k x n (``b_transposed``: B^T, B stored n x k), C m x n;
-    a, b and c are flat arrays.
+def _gemm(gemm, m, n, k, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc):
+    """C = A B + beta C through BLAS ``gemm`` (column-major, no transposes): A m x k read at
+    ``a[a_off:]`` with leading dimension ``lda``, B k x n, C m x n; a, b and c are flat arrays.
 
     A row-major (R, C) array read column-major with leading dimension C is its transpose, so
     columns n0..n1-1 of a feature-major (units, N) state are an (n1 - n0, units) matrix at
-    offset n0 with leading dimension N, and a row-major W (G, H) is B^T for B = W as a G x H
-    column-major matrix (so W itself serves where W^T would, with no transposed copy).
+    offset n0 with leading dimension N. (BLAS's own transpose flag for B timed 15-40% slower on
+    these thin products than handing it W_hh^T laid out: :func:`_transposed`.)
     """
     dims = np.empty(6, np.int32)
     dims[0], dims[1], dims[2], dims[3], dims[4], dims[5] = m, n, k, lda, ldb, ldc
     scal = np.empty(2, c.dtype)
     scal[0], scal[1] = 1, beta
     no = np.full(1, 78, np.uint8)  # 'N': no transpose
-    tb = np.full(1, 84 if b_transposed else 78, np.uint8)  # 'T' or 'N'
-    gemm(no.ctypes, tb.ctypes, dims[0:].ctypes, dims[1:].ctypes, dims[2:].ctypes,
+    gemm(no.ctypes, no.ctypes, dims[0:].ctypes, dims[1:].ctypes, dims[2:].ctypes,
          scal[0:].ctypes, a[a_off:].ctypes, dims[3:].ctypes, b[b_off:].ctypes, dims[4:].ctypes,
          scal[1:].ctypes, c[c_off:].ctypes, dims[5:].ctypes)
 
@@ -393,7 +391,7 @@ def _lstm_gate_grads(a_t, c_prev, tc_t, d_t, dh, dc_next, u0, u1, n, o, cut):
 
 
 @numba.njit(**_JIT)
-def _lstm_backward_rows(gemm, W_hh, dhs, act, c, tanh_c, dh_total, dA, dh_next, dc_next, dh, truncate, n):
+def _lstm_backward_rows(gemm, W_hhT, dhs, act, c, tanh_c, dh_total, dA, dh_next, dc_next, dh, truncate, n):
     """BPTT from step T-1 down to 0 for one batch block of n rows (``truncate`` 0: full BPTT).
 
     The block's own arrays, as :func:`_lstm_forward_rows` left them: act (T, 4H, w), c
@@ -403,21 +401,21 @@ def _lstm_backward_rows(gemm, W_hh, dhs, act, c, tanh_c, dh_total, dA, dh_next, 
     dL/dh_{t-1} = W_hh^T da. On return dh_next and dc_next hold dL/dh_0 and dL/dc_0; dx and the
     weight gradients are products over all steps, after the loop (:func:`_step_sums`).
     """
-    G, H = W_hh.shape
+    H, G = W_hhT.shape
     T, _, w = dA.shape
-    dA_flat, W_flat, dh_flat = dA.ravel(), W_hh.ravel(), dh_next.ravel()
+    dA_flat, W_flat, dh_flat = dA.ravel(), W_hhT.ravel(), dh_next.ravel()
     for t in range(T - 1, -1, -1):
         cut = truncate > 0 and t > 0 and t % truncate == 0
         _total_dh(dhs, dh_next, t, dh, dh_total, 0, n)
         _lstm_gate_grads(act[t], c[t], tanh_c[t], dA[t], dh, dc_next, 0, H, n, 0, cut)
         if cut:
             dh_next[:, :n] = 0
-        else:  # dL/dh_{t-1} = W_hh^T da: (n, 4H) @ W_hh, column-major
-            _gemm(gemm, n, H, G, dA_flat, t * G * w, w, W_flat, 0, H, 0.0, dh_flat, 0, w, True)
+        else:  # dL/dh_{t-1} = W_hh^T da: (n, 4H) @ (4H, H), column-major
+            _gemm(gemm, n, H, G, dA_flat, t * G * w, w, W_flat, 0, G, 0.0, dh_flat, 0, w)
 
 
 @numba.njit(**_JIT)
-def _lstm_backward_units(gemm, W_hh, dhs, act, c, tanh_c, starts, dh_total, dA, dh_next, dc_next, dh, truncate,
+def _lstm_backward_units(gemm, W_hhT, dhs, act, c, tanh_c, starts, dh_total, dA, dh_next, dc_next, dh, truncate,
                          units, barrier, parties):
     """BPTT from step T-1 down to 0 for the unit blocks ``units`` ((k, 2) rows [u0, u1)) and
     every batch row: the units split between two threads (:func:`units_split`).
@@ -428,9 +426,9 @@ def _lstm_backward_units(gemm, W_hh, dhs, act, c, tanh_c, starts, dh_total, dA, 
     unit, so with ``parties`` 2 the threads meet at ``barrier`` (:func:`_meet`) once da_t is
     complete, then each multiplies its rows over all N columns.
     """
-    G, H = W_hh.shape
+    H, G = W_hhT.shape
     T, _, N = dA.shape
-    dA_flat, W_flat, dh_flat = dA.ravel(), W_hh.ravel(), dh_next.ravel()
+    dA_flat, W_flat, dh_flat = dA.ravel(), W_hhT.ravel(), dh_next.ravel()
     for t in range(T - 1, -1, -1):
         cut = truncate > 0 and t > 0 and t % truncate == 0
         for block in range(units.shape[0]):
@@ -445,8 +443,8 @@ def _lstm_backward_units(gemm, W_hh, dhs, act, c, tanh_c, starts, dh_total, dA, 
             u0, u1 = units[block, 0], units[block, 1]
             if cut:
                 dh_next[u0:u1] = 0
-            else:  # rows u0..u1-1 of dL/dh_{t-1} = W_hh^T da: (N, 4H) @ W_hh[:, u0:u1], column-major
-                _gemm(gemm, N, u1 - u0, G, dA_flat, t * G * N, N, W_flat, u0, H, 0.0, dh_flat, u0 * N, N, True)
+            else:  # rows u0..u1-1 of dL/dh_{t-1} = W_hh^T da: (N, 4H) @ (4H, u1 - u0), column-major
+                _gemm(gemm, N, u1 - u0, G, dA_flat, t * G * N, N, W_flat, u0 * G, G, 0.0, dh_flat, u0 * N, N)
 
 
 # --------------------------------------------------------------------------------------------
@@ -619,7 +617,7 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMRowsCache,
     dtype = dhs.dtype
     T, N, H = dhs.shape
     G = 4 * H
-    W_hh = np.ascontiguousarray(params[W_HH], dtype=dtype)
+    W_hhT = _transposed(params[W_HH], dtype)
     dh_T, dc_T = dstate_T if dstate_T is not None else (None, None)
     dh_total = _empty((T, N, H), dtype=dtype)
     cols = _empty((G, T * N), dtype=dtype)  # column t*N + n: da_t[:, n] (the layout of _step_sums)
@@ -635,7 +633,7 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMRowsCache,
 
         def block(b, _):
             n0, n1 = blocks[b]
-            _lstm_backward_rows(gemm, W_hh, dhs[:, n0:n1], cache.act[b], cache.c[b], cache.tanh_c[b],
+            _lstm_backward_rows(gemm, W_hhT, dhs[:, n0:n1], cache.act[b], cache.c[b], cache.tanh_c[b],
                                 dh_total[:, n0:n1], dA[b], dh_next[b], dc_next[b], _empty((H, w), dtype=dtype), k,
                                 n1 - n0)
             cols.reshape(G, T, N)[:, :, n0:n1] = dA[b, :, :, : n1 - n0].transpose(1, 0, 2)
@@ -648,7 +646,7 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMRowsCache,
         starts = np.array([n0 for n0, _ in blocks] + [N], dtype=np.intp)
 
         def units_loop(unit_blocks, barrier, parties):
-            _lstm_backward_units(gemm, W_hh, dhs, cache.act, cache.c, cache.tanh_c, starts, dh_total, dA, dh_next,
+            _lstm_backward_units(gemm, W_hhT, dhs, cache.act, cache.c, cache.tanh_c, starts, dh_total, dA, dh_next,
                                  dc_next, _empty((H, N), dtype=dtype), k, unit_blocks, barrier, parties)
 
         _run_meeting(units, units_loop)
@@ -702,7 +700,7 @@ def _gru_forward_rows(gemm, W_hh, b_ih, b_hh, h, act, hn, gh, h_rows, n0, n1):
 
 
 @numba.njit(**_JIT)
-def _gru_backward_rows(gemm, W_hh, dhs, act, h, hn, dh_total, dGi, dHn, dh_next, dh, truncate, n0, n1):
+def _gru_backward_rows(gemm, W_hhT, dhs, act, h, hn, dh_total, dGi, dHn, dh_next, dh, truncate, n0, n1):
     """BPTT of :func:`_gru_forward_rows` from step T-1 down to 0 for batch rows n0..n1-1.
 
     dGi (T, 3H, N) gets da_r, da_z, da_n (what reaches W_ih x + b_ih), dHn (T, H, N) gets
@@ -713,10 +711,10 @@ def _gru_backward_rows(gemm, W_hh, dhs, act, h, hn, dh_total, dGi, dHn, dh_next,
         da_r = da_n (W_hn h + b_hn) r (1 - r)      da_z = dz z (1 - z)
         dL/dh_{t-1} = dh z + W_hh^T [da_r; da_z; d(W_hn h + b_hn)]
     """
-    G, H = W_hh.shape
+    H, G = W_hhT.shape
     T, _, N = dGi.shape
     n = n1 - n0
-    dGi_flat, dHn_flat, W_flat, dh_flat = dGi.ravel(), dHn.ravel(), W_hh.ravel(), dh_next.ravel()
+    dGi_flat, dHn_flat, W_flat, dh_flat = dGi.ravel(), dHn.ravel(), W_hhT.ravel(), dh_next.ravel()
     for t in range(T - 1, -1, -1):
         cut = truncate > 0 and t > 0 and t % truncate == 0
         _total_dh(dhs, dh_next, t, dh, dh_total, n0, n1)
@@ -734,8 +732,8 @@ def _gru_backward_rows(gemm, W_hh, dhs, act, h, hn, dh_total, dGi, dHn, dh_next,
                 da_z[q] = d * (h_prev[q] - nn[q]) * (z[q] * (_ONE - z[q]))
                 dh_out[q] = _ZERO if cut else d * z[q]  # the direct path through z h_{t-1}
         if not cut:  # dL/dh_{t-1} += W_hr^T da_r + W_hz^T da_z + W_hn^T d(W_hn h + b_hn), column-major
-            _gemm(gemm, n, H, 2 * H, dGi_flat, t * G * N + n0, N, W_flat, 0, H, 1.0, dh_flat, n0, N, True)
-            _gemm(gemm, n, H, H, dHn_flat, t * H * N + n0, N, W_flat, 2 * H * H, H, 1.0, dh_flat, n0, N, True)
+            _gemm(gemm, n, H, 2 * H, dGi_flat, t * G * N + n0, N, W_flat, 0, G, 1.0, dh_flat, n0, N)
+            _gemm(gemm, n, H, H, dHn_flat, t * H * N + n0, N, W_flat, 2 * H, G, 1.0, dh_flat, n0, N)
 
 
 @numba.njit(**_JIT)
@@ -758,13 +756,13 @@ def _rnn_forward_rows(gemm, W_hh, bias, relu, h, h_rows, n0, n1):
 
 
 @numba.njit(**_JIT)
-def _rnn_backward_rows(gemm, W_hh, dhs, h, relu, dh_total, dA, dh_next, dh, truncate, n0, n1):
+def _rnn_backward_rows(gemm, W_hhT, dhs, h, relu, dh_total, dA, dh_next, dh, truncate, n0, n1):
     """BPTT of :func:`_rnn_forward_rows`: da_t = dh f'(a_t) (1 - h_t^2 for tanh, [h_t > 0] for
     relu), dL/dh_{t-1} = W_hh^T da_t; dA (T, H, N), ``dh`` an (H, n1 - n0) scratch."""
-    H = W_hh.shape[0]
+    H = W_hhT.shape[0]
     T, _, N = dA.shape
     n = n1 - n0
-    dA_flat, W_flat, dh_flat = dA.ravel(), W_hh.ravel(), dh_next.ravel()
+    dA_flat, W_flat, dh_flat = dA.ravel(), W_hhT.ravel(), dh_next.ravel()
     for t in range(T - 1, -1, -1):
         cut = truncate > 0 and t > 0 and t % truncate == 0
         _total_dh(dhs, dh_next, t, dh, dh_total, n0, n1)
@@ -775,7 +773,7 @@ def _rnn_backward_rows(gemm, W_hh, dhs, h, relu, dh_total, dA, dh_next, dh, trun
         if cut:
             dh_next[:, n0:n1] = 0
         else:
-            _gemm(gemm, n, H, H, dA_flat, t * H * N + n0, N, W_flat, 0, H, 0.0, dh_flat, n0, N, True)
+            _gemm(gemm, n, H, H, dA_flat, t * H * N + n0, N, W_flat, 0, H, 0.0, dh_flat, n0, N)
 
 
 class GRURowsCache(NamedTuple):
@@ -892,6 +890,28 @@ def _project(W_ih: np.ndarray, x: np.ndarray, out: np.ndarray, flops: float) -> 
     _run_blocks(split(T, flops, 1), part)
 
 
+@numba.njit(**_JIT)
+def _transpose_into(W, out):
+    """out = W^T, in 32 x 32 tiles (NumPy's transposing copy of a 2048 x 512 W_hh took 7.9 ms,
+    this 0.9 ms, timed in issue 12)."""
+    R, C = W.shape
+    for r0 in range(0, R, 32):
+        r1 = min(r0 + 32, R)
+        for c0 in range(0, C, 32):
+            for c in range(c0, min(c0 + 32, C)):
+                row = out[c]
+                for r in range(r0, r1):
+                    row[r] = W[r, c]
+
+
+def _transposed(W: np.ndarray, dtype) -> np.ndarray:
+    """W^T as a new C-contiguous array of ``dtype`` (W_hh^T for the backward's products)."""
+    W = np.ascontiguousarray(W, dtype=dtype)
+    out = np.empty(W.shape[::-1], dtype=dtype)
+    _transpose_into(W, out)
+    return out
+
+
 def _empty(shape: tuple[int, ...], dtype) -> np.ndarray:
     """np.empty with its data on a 64-byte boundary (NumPy's is 16-byte). Both threads write every
     row of a (rows, N) state; with the row start on a cache-line boundary, a split at a multiple
@@ -973,7 +993,7 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRURowsCache, dh_T: np.
     dtype = dhs.dtype
     T, N, H = dhs.shape
     G = 3 * H
-    W_hh = np.ascontiguousarray(params[W_HH], dtype=dtype)
+    W_hhT = _transposed(params[W_HH], dtype)
     dh_next = _grad_start(dh_T, H, N, dtype)
     dh_total = _empty((T, N, H), dtype=dtype)
     dGi = _empty((T, G, N), dtype=dtype)
@@ -984,7 +1004,7 @@ def gru_backward(params: Params, dhs: np.ndarray, cache: GRURowsCache, dh_T: np.
 
     def loop(n0, n1):
         dh = np.empty((H, n1 - n0), dtype=dtype)
-        _gru_backward_rows(gemm, W_hh, dhs, cache.act, cache.h, cache.hn, dh_total, dGi, dHn, dh_next, dh, k, n0, n1)
+        _gru_backward_rows(gemm, W_hhT, dhs, cache.act, cache.h, cache.hn, dh_total, dGi, dHn, dh_next, dh, k, n0, n1)
 
     _run_blocks(split(N, flops), loop)
     rz, n = slice(0, 2 * H), slice(2 * H, G)  # r, z reach both sides alike; n: da_n (W_ih), d(W_hn h + b_hn) (W_hh)
@@ -1018,7 +1038,7 @@ def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNRowsCache, dh_T: np.
     :func:`rnnlab.scratch.functional.rnn_backward`)."""
     dtype = dhs.dtype
     T, N, H = dhs.shape
-    W_hh = np.ascontiguousarray(params[W_HH], dtype=dtype)
+    W_hhT = _transposed(params[W_HH], dtype)
     dh_next = _grad_start(dh_T, H, N, dtype)
     dh_total = _empty((T, N, H), dtype=dtype)
     dA = _empty((T, H, N), dtype=dtype)
@@ -1028,7 +1048,7 @@ def rnn_backward(params: Params, dhs: np.ndarray, cache: RNNRowsCache, dh_T: np.
 
     def loop(n0, n1):
         dh = np.empty((H, n1 - n0), dtype=dtype)
-        _rnn_backward_rows(gemm, W_hh, dhs, cache.h, relu, dh_total, dA, dh_next, dh, k, n0, n1)
+        _rnn_backward_rows(gemm, W_hhT, dhs, cache.h, relu, dh_total, dA, dh_next, dh, k, n0, n1)
 
     _run_blocks(split(N, flops), loop)
     every = slice(0, H)
