@@ -1,7 +1,7 @@
 """The LSTM's backward with its hidden units split between two threads (kernels.units_split:
 narrow batches, wide layers; the threads meet at a spin barrier once per step): the reference's
-numbers, the batch-split numbers bitwise, the same numbers on one thread or two, and no hang when
-a thread fails."""
+numbers, the batch split's to float32 rounding, bitwise the same numbers on one thread or two,
+and no hang when a thread fails."""
 
 import itertools
 import threading
@@ -107,16 +107,18 @@ def test_units_split_bitwise_on_one_thread_or_two_and_threads_really_meet(units_
         assert np.array_equal(threaded[k], inline[k]), k
 
 
-def test_units_split_equals_batch_split_bitwise_in_float32(units_everywhere, monkeypatch):
-    """The units split only changes which thread computes what: its float32 results equal the
-    batch split's bitwise (each number is the same sequence of operations)."""
+def test_units_split_equals_batch_split_in_float32(units_everywhere, monkeypatch):
+    """The units split only changes which thread computes what, and how BLAS's products are cut
+    (all N columns at once instead of a batch block's): its float32 results equal the batch
+    split's to float32 rounding. Not bitwise: OpenBLAS may take another kernel for 24 columns
+    than for 12, and so sum in another order."""
     params, x, state0, dhs, dstate_T = _problem(5, 24, 6, 12, dtype="float32", seed=8)
     with limit_engine_threads(2):
         units = _results(K, params, x, state0, dhs, dstate_T, 2)
         monkeypatch.setattr(K, "UNITS_MIN_H", 10_000)
         batch = _results(K, params, x, state0, dhs, dstate_T, 2)
     for k in units:
-        assert np.array_equal(units[k], batch[k]), k
+        np.testing.assert_allclose(units[k], batch[k], rtol=1e-5, atol=1e-6, err_msg=k)
 
 
 def test_a_failing_thread_does_not_leave_the_other_waiting(units_everywhere, monkeypatch):
