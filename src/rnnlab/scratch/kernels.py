@@ -34,6 +34,8 @@ and Adam's update (:func:`adam_update`) have their fast paths here too.
 Layouts: the caller's x (T, N, D), hs and dh (T, N, H); inside, states (T+1, H, N) and gates
 (T, G*H, N) in torch's order (LSTM i, f, g, o; GRU r, z, n), plus a batch-major copy of the
 states (T+1, N, H) that doubles as the returned hs (read-only) and as the h_{t-1} rows of dW_hh.
+The LSTM keeps its feature-major arrays per batch block, (blocks, T, rows, width), so that each
+thread's memory is its own, and its feature-major h only as a ring of two steps.
 """
 
 from __future__ import annotations
@@ -332,8 +334,9 @@ def _total_dh(dhs, dh_next, t, dh, dh_total, n0, n1, u0=0, u1=-1):
 def _lstm_forward_rows(gemm, W_hh, bias, gk, gs, go, h, c, act, tanh_c, h_rows, n0, n1):
     """Steps 0..T-1 for batch rows n0..n1-1 of h, c, act, tanh_c and h_rows.
 
-    ``act`` (T, 4H, N) holds W_ih x_t on entry; h and c are (T+1, H, N), h_rows
-    (T+1, N, H), all with step 0 set. Per step::
+    ``act`` (T, 4H, N) holds W_ih x_t on entry; c is (T+1, H, N), h_rows (T+1, N, H), both with
+    step 0 set; h (2, H, N) is a ring for the feature-major h_{t-1} and h_t (h_0 in slot 0: the
+    backward reads the states from h_rows). Per step::
 
         a = W_ih x_t + W_hh h_{t-1} + b         (the recurrent product added onto act[t])
         i, f, o = sigma(a_i, a_f, a_o)   g = tanh(a_g)     (gate row r: go[r] + gs[r] tanh(gk[r] a))
@@ -344,22 +347,22 @@ def _lstm_forward_rows(gemm, W_hh, bias, gk, gs, go, h, c, act, tanh_c, h_rows, 
     n = n1 - n0
     act_flat = act.ravel()
     for t in range(T):
-        _recurrent_product(gemm, W_hh, h, t, act_flat, t * G * N, N, n0, n1, 1.0)  # a += W_hh h_{t-1}   (4H, n)
-        a_t = act[t]
+        _recurrent_product(gemm, W_hh, h, t % 2, act_flat, t * G * N, N, n0, n1, 1.0)  # a += W_hh h_{t-1}   (4H, n)
+        a_t, h_t = act[t], h[(t + 1) % 2]
         for r in range(G):
             a, k, sc, off, b = a_t[r, n0:n1], gk[r], gs[r], go[r], bias[r]
             for q in range(n):
                 a[q] = _gate(a[q] + b, k, sc, off)
         for j in range(H):
             i, f, g, o = a_t[j, n0:n1], a_t[H + j, n0:n1], a_t[2 * H + j, n0:n1], a_t[3 * H + j, n0:n1]
-            c_prev, c_new, h_new, tc_new = c[t, j, n0:n1], c[t + 1, j, n0:n1], h[t + 1, j, n0:n1], tanh_c[t, j, n0:n1]
+            c_prev, c_new, h_new, tc_new = c[t, j, n0:n1], c[t + 1, j, n0:n1], h_t[j, n0:n1], tanh_c[t, j, n0:n1]
             for q in range(n):
                 ct = f[q] * c_prev[q] + i[q] * g[q]  # c_t = f * c_{t-1} + i * g
                 tc = _tanh(ct)
                 c_new[q] = ct
                 tc_new[q] = tc
                 h_new[q] = o[q] * tc  # h_t = o * tanh(c_t)
-        _to_rows(h[t + 1], h_rows[t + 1], n0, n1)  # h_t batch-major too
+        _to_rows(h_t, h_rows[t + 1], n0, n1)  # h_t batch-major too
 
 
 @numba.njit(**_JIT)
@@ -459,8 +462,7 @@ class LSTMRowsCache(NamedTuple):
 
     x: np.ndarray  # (T, N, D) inputs, or (T, N) ids of one-hot rows
     blocks: tuple[tuple[int, int], ...]  # the batch blocks [n0, n1)
-    h: np.ndarray  # (B, T+1, H, w) h_0..h_T, feature-major, per block
-    h_rows: np.ndarray  # (T+1, N, H) the same, batch-major (its [1:] is the returned hs)
+    h_rows: np.ndarray  # (T+1, N, H) h_0..h_T, batch-major (its [1:] is the returned hs)
     c: np.ndarray  # (B, T+1, H, w) c_0..c_T
     act: np.ndarray  # (B, T, 4H, w) activated gates i, f, g, o
     tanh_c: np.ndarray  # (B, T, H, w)
@@ -572,7 +574,7 @@ def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.nda
     flops = _flops(T, N, D, H)
     blocks = tuple(split(N, flops))
     B, w = len(blocks), max(n1 - n0 for n0, n1 in blocks)
-    h, c = _empty((B, T + 1, H, w), dtype=dtype), _empty((B, T + 1, H, w), dtype=dtype)
+    h, c = _empty((B, 2, H, w), dtype=dtype), _empty((B, T + 1, H, w), dtype=dtype)  # h: a ring of two steps
     act, tanh_c = _empty((B, T, G, w), dtype=dtype), _empty((B, T, H, w), dtype=dtype)
     h_rows = _empty((T + 1, N, H), dtype=dtype)
     h_rows[0] = state0[0]
@@ -587,7 +589,7 @@ def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.nda
         _lstm_forward_rows(gemm, W_hh, bias, *form, h[k], c[k], act[k], tanh_c[k], h_rows[:, n0:n1], 0, n)
 
     _run_blocks([(k, k + 1) for k in range(B)], block)
-    return _read_only(h_rows), LSTMRowsCache(x, blocks, h, h_rows, c, act, tanh_c)
+    return _read_only(h_rows), LSTMRowsCache(x, blocks, h_rows, c, act, tanh_c)
 
 
 @_one_blas_thread
