@@ -267,3 +267,4 @@ def test_fit_tanh_reproduces_kernel_constants():
     np.testing.assert_allclose(P, K.TANH_P, rtol=1e-6, atol=0)
     np.testing.assert_allclose(Q, K.TANH_Q, rtol=1e-6, atol=0)
     assert 1.2e-9 < max_rel_error < 1.35e-9
+

@@ -652,8 +652,11 @@ def lstm_backward(params: Params, dhs: np.ndarray, cache: LSTMRowsCache,
                                  dc_next, _empty((H, N), dtype=dtype), k, unit_blocks, barrier, parties)
 
         _run_meeting(units, units_loop)
-        _run_blocks(split(G, flops, 1), lambda g0, g1: cols[g0:g1].reshape(g1 - g0, T, N).__setitem__(
-            Ellipsis, dA[:, g0:g1].transpose(1, 0, 2)))
+
+        def lay_out(g0, g1):
+            cols[g0:g1].reshape(g1 - g0, T, N)[:] = dA[:, g0:g1].transpose(1, 0, 2)
+
+        _run_blocks(split(G, flops, 1), lay_out)
         dstate0 = (dh_next.T.copy(), dc_next.T.copy())
     every = slice(0, G)
     dx, dW_ih, dW_hh, db_ih, db_hh = _step_sums([cols], np.ascontiguousarray(params[W_IH], dtype=dtype), cache.x,
@@ -1093,6 +1096,9 @@ def _step_sums(sources: list[np.ndarray], W_ih: np.ndarray, x: np.ndarray, h_row
     For ids (x (T, N), one-hot rows of width D): dW_ih gathers the columns of each id instead
     of a product (:func:`_scatter_columns`), and dx is None (ids have no gradient).
 
+    With every source laid out already (the LSTM's), each task also computes its half of dx's
+    rows, with no wait between the two stages.
+
     Returns dx (T, N, D) or None, dW_ih, dW_hh, db_ih, db_hh.
     """
     T, N = x.shape[:2]
@@ -1106,6 +1112,11 @@ def _step_sums(sources: list[np.ndarray], W_ih: np.ndarray, x: np.ndarray, h_row
     cols = [src if src.ndim == 2 else np.empty((src.shape[1], T * N), dtype=dtype) for src in sources]
     source_parts = [split(out.shape[0], flops) for out in cols]
     tasks = max(len(p) for p in source_parts)  # a source too small to cut is all in task 0
+    laid_out = all(src.ndim == 2 for src in sources)
+    dx = None if ids else np.empty((T * N, D), dtype=dtype)
+    dx_parts = split(T * N, flops)
+    if laid_out:
+        tasks = max(tasks, len(dx_parts))
 
     def weights(k, _):
         for src, out, parts in zip(sources, cols, source_parts):
@@ -1132,12 +1143,17 @@ def _step_sums(sources: list[np.ndarray], W_ih: np.ndarray, x: np.ndarray, h_row
                         summed = np.sum(a, axis=1, out=db[r : r + hi - lo])
                     else:
                         db[r : r + hi - lo] = summed
+        if laid_out and dx is not None and k < len(dx_parts):
+            dx_part(*dx_parts[k])
+
+    def dx_part(r0, r1):
+        np.matmul(cols[0][:, r0:r1].T, W_ih, out=dx[r0:r1])
 
     _run_blocks([(k, k + 1) for k in range(tasks)], weights)
     if ids:
         return None, dW_ih, dW_hh, db_ih, db_hh
-    dx = np.empty((T * N, D), dtype=dtype)
-    _run_blocks(split(T * N, flops), lambda r0, r1: np.matmul(cols[0][:, r0:r1].T, W_ih, out=dx[r0:r1]))
+    if not laid_out:
+        _run_blocks(dx_parts, dx_part)
     return dx.reshape(T, N, D), dW_ih, dW_hh, db_ih, db_hh
 
 
