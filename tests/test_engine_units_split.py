@@ -136,7 +136,7 @@ def test_a_failing_thread_does_not_leave_the_other_waiting(units_everywhere, mon
 
     monkeypatch.setattr(K, "_lstm_backward_units", failing)
     params, x, state0, dhs, dstate_T = _problem(4, 10, 3, 8, seed=2)
-    hs, cache = K.lstm_forward(params, x, state0)
+    _, cache = K.lstm_forward(params, x, state0)
     outcome = []
 
     def run():

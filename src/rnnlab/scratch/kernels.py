@@ -279,8 +279,8 @@ def _gemm(gemm, m, n, k, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc):
 
     A row-major (R, C) array read column-major with leading dimension C is its transpose, so
     columns n0..n1-1 of a feature-major (units, N) state are an (n1 - n0, units) matrix at
-    offset n0 with leading dimension N. (BLAS's own transpose flag for B timed 15-40% slower on
-    these thin products than handing it W_hh^T laid out: :func:`_transposed`.)
+    offset n0 with leading dimension N. (BLAS's own transpose flag for B timed slower on these
+    thin products than handing it W_hh^T laid out, during issue 12: :func:`_transposed`.)
     """
     dims = np.empty(6, np.int32)
     dims[0], dims[1], dims[2], dims[3], dims[4], dims[5] = m, n, k, lda, ldb, ldc
@@ -434,7 +434,7 @@ def _lstm_backward_units(gemm, W_hhT, dhs, act, c, tanh_c, starts, dh_total, dA,
     unit, so with ``parties`` 2 the threads meet at ``barrier`` (:func:`_meet`) once da_t is
     complete, then each multiplies its rows over all N columns.
     """
-    H, G = W_hhT.shape
+    G = W_hhT.shape[1]
     T, _, N = dA.shape
     dA_flat, W_flat, dh_flat = dA.ravel(), W_hhT.ravel(), dh_next.ravel()
     for t in range(T - 1, -1, -1):
@@ -492,15 +492,14 @@ def split(n: int, flops: float, min_block: int = MIN_BLOCK) -> list[tuple[int, i
 
 
 # The LSTM forward projects W_ih x_t inside its loop, step by step, for inputs this narrow: act[t]
-# is then in cache for the recurrent product and the gates (N128 T28 D28 H128: forward 4.5 ->
-# 3.9 ms; N32 T50 D32 H32: 0.72 -> 0.60 ms). Wider inputs timed slower so (N64 T50 D64 H128:
-# 4.8 -> 8.0 ms), and project all steps before the loop.
+# is then in cache for the recurrent product and the gates. Wider inputs timed slower so, and
+# project all steps before the loop. `python scripts/profile_lstm_choices.py` times this choice,
+# and the two below, against their alternatives.
 PROJECT_IN_LOOP_D = 32
 
 # The backward splits the hidden units instead of the batch when a batch half would be narrower
 # than this many rows and H is at least UNITS_MIN_H: its product W_hh^T da then runs on all N
-# columns (BLAS is slow on very thin products: N32 D512 H512 went from 32 to 24 ms, timed in
-# issue 12).
+# columns (BLAS is slow on very thin products).
 UNITS_MAX_HALF = 32
 UNITS_MIN_H = 256
 
@@ -865,8 +864,8 @@ def _scatter_columns(a, ids, out):
 
 # The input product W_ih x_t runs as one product over all steps, (T*N, D) @ (D, G*H), then laid
 # out step by step, when D >= PROJECT_WIDE_D and N <= PROJECT_THIN_N: there the per-step products
-# are thin (N32 D512 H512: 18.4 ms against 12.1, timed in issue 12); elsewhere the per-step
-# products win (N128 D28 H128: 0.8 ms against 2.1). The numbers are bitwise the same either way.
+# are thin; elsewhere the per-step products timed faster. The numbers are bitwise the same either
+# way.
 PROJECT_WIDE_D = 256
 PROJECT_THIN_N = 64
 
@@ -915,8 +914,8 @@ def _project(W_ih: np.ndarray, x: np.ndarray, out: np.ndarray, flops: float) -> 
 
 @numba.njit(**_JIT)
 def _transpose_into(W, out):
-    """out = W^T, in 32 x 32 tiles (NumPy's transposing copy of a 2048 x 512 W_hh took 7.9 ms,
-    this 0.9 ms, timed in issue 12)."""
+    """out = W^T, in 32 x 32 tiles (about ten times faster than NumPy's transposing copy for a
+    2048 x 512 W_hh: ``python scripts/profile_lstm_choices.py`` prints both)."""
     R, C = W.shape
     for r0 in range(0, R, 32):
         r1 = min(r0 + 32, R)
