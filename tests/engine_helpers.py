@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab.scratch import _lanes
+
 
 def as64(tree):
     """float64 copies of an array, a dict of arrays or a tuple of them (None stays None)."""
@@ -14,3 +16,17 @@ def as64(tree):
     if isinstance(tree, tuple):
         return tuple(as64(v) for v in tree)
     return tree.astype(np.float64)
+
+
+def spy_on_lanes(monkeypatch) -> list[bool]:
+    """Record, for every engine Lane opened from now on, whether a helper thread ran its tasks
+    (``Lane.parallel``); returns the list the flags are appended to."""
+    parallel: list[bool] = []
+
+    class SpyLane(_lanes.Lane):
+        def __init__(self, enabled=True):
+            super().__init__(enabled)
+            parallel.append(self.parallel)
+
+    monkeypatch.setattr(_lanes, "Lane", SpyLane)
+    return parallel

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine_helpers import as64
-from rnnlab.scratch import LSTM, _lanes
+from engine_helpers import as64, spy_on_lanes
+from rnnlab.scratch import LSTM
 from rnnlab.scratch import functional as F
 from rnnlab.scratch import kernels as K
 from rnnlab.scratch import reference as R
@@ -140,14 +140,7 @@ def test_one_thread_or_two_bitwise_identical(monkeypatch):
     monkeypatch.setattr(K, "THREAD_MIN_FLOPS", 0.0)
     T, N, D, H = 5, 32, 4, 6
     assert K.split(N, K._flops(T, N, D, H)) == [(0, 16), (16, 32)]
-    parallel = []
-
-    class SpyLane(_lanes.Lane):
-        def __init__(self, enabled=True):
-            super().__init__(enabled)
-            parallel.append(self.parallel)
-
-    monkeypatch.setattr(_lanes, "Lane", SpyLane)
+    parallel = spy_on_lanes(monkeypatch)
     params, x, state0, dhs, dstate_T = _problem(T, N, D, H, dtype="float32", seed=5)
     with limit_engine_threads(1):
         inline, _ = _results(F, params, x, state0, dhs, dstate_T, 2)

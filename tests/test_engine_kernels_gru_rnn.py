@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-from engine_helpers import as64
-from rnnlab.scratch import GRU, RNN, _lanes
+from engine_helpers import as64, spy_on_lanes
+from rnnlab.scratch import GRU, RNN
 from rnnlab.scratch import functional as F
 from rnnlab.scratch import kernels as K
 from rnnlab.scratch import reference as R
@@ -178,14 +178,7 @@ def test_one_thread_or_two_bitwise_identical(cell, option, monkeypatch):
     monkeypatch.setattr(K, "THREAD_MIN_FLOPS", 0.0)
     T, N, D, H = 5, 32, 4, 17
     assert K.split(N, K._flops(T, N, D, H, GATES[cell])) == [(0, 16), (16, 32)]
-    parallel = []
-
-    class SpyLane(_lanes.Lane):
-        def __init__(self, enabled=True):
-            super().__init__(enabled)
-            parallel.append(self.parallel)
-
-    monkeypatch.setattr(_lanes, "Lane", SpyLane)
+    parallel = spy_on_lanes(monkeypatch)
     params, x, h0, dhs, dh_T = _problem(cell, T, N, D, H, dtype="float32", seed=5)
     with limit_engine_threads(1):
         inline, cache = _results(F, cell, option, params, x, h0, dhs, dh_T, 2)

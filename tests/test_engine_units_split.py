@@ -9,8 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from engine_helpers import as64
-from rnnlab.scratch import _lanes
+from engine_helpers import as64, spy_on_lanes
 from rnnlab.scratch import functional as F
 from rnnlab.scratch import kernels as K
 from rnnlab.scratch import reference as R
@@ -79,14 +78,7 @@ def test_units_split_bitwise_on_one_thread_or_two_and_threads_really_meet(units_
     """float32 through functional: limit_engine_threads(1) (both unit blocks in one call) and (2)
     (one block per thread, meeting once per step) give bitwise the same numbers, and the helper
     thread really ran a block."""
-    parallel = []
-
-    class SpyLane(_lanes.Lane):
-        def __init__(self, enabled=True):
-            super().__init__(enabled)
-            parallel.append(self.parallel)
-
-    monkeypatch.setattr(_lanes, "Lane", SpyLane)
+    parallel = spy_on_lanes(monkeypatch)
     meetings = []
     real_run = K._run_meeting
 
