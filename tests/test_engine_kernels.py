@@ -261,3 +261,28 @@ def test_fit_tanh_reproduces_kernel_constants():
     np.testing.assert_allclose(Q, K.TANH_Q, rtol=1e-6, atol=0)
     assert 1.2e-9 < max_rel_error < 1.35e-9
 
+
+
+PROJECTIONS = {  # the constants that force each way of computing W_ih x_t at D = 3
+    "in the loop": {"PROJECT_IN_LOOP_D": 32, "PROJECT_WIDE_D": 10**9},
+    "per block, all steps first": {"PROJECT_IN_LOOP_D": 0, "PROJECT_WIDE_D": 10**9},
+    "one product over all steps": {"PROJECT_IN_LOOP_D": 0, "PROJECT_WIDE_D": 1},
+}
+
+
+@pytest.mark.parametrize("path", list(PROJECTIONS))
+@pytest.mark.parametrize("N,forced", [(5, False), (17, True)])
+def test_every_input_projection_path_equals_reference(path, N, forced, monkeypatch):
+    """The LSTM computes W_ih x_t inside its loop (narrow inputs), per batch block before the loop,
+    or as one product over all steps laid out per block after (wide inputs, narrow batches): each
+    path, forced by its constants, gives the reference's numbers to 1e-10 in float64, in one
+    batch block or two."""
+    for name, value in PROJECTIONS[path].items():
+        monkeypatch.setattr(K, name, value)
+    if forced:
+        monkeypatch.setattr(K, "THREAD_MIN_FLOPS", 0.0)
+    params, x, state0, dhs, dstate_T = _problem(4, N, D64, H64, seed=21 + N)
+    fast, _ = _results(K, params, x, state0, dhs, dstate_T, 2)
+    ref = _reference(params, x, state0, dhs, dstate_T, 2)
+    errors = {k: float(np.max(np.abs(fast[k] - ref[k]))) for k in ref}
+    assert max(errors.values()) < 1e-10, errors

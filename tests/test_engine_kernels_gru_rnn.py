@@ -266,3 +266,17 @@ def test_float32_layer_forward_backward(cell, option):
                             np.zeros((N, H)))
     assert cache.final_state.dtype == np.float32
     np.testing.assert_allclose(cache.final_state, ref_cache.carries[-1], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell,option", CELLS, ids=CELL_IDS)
+@pytest.mark.parametrize("N,forced", [(5, False), (17, True)])
+def test_one_product_over_all_steps_equals_reference(cell, option, N, forced, monkeypatch):
+    """With W_ih x_t computed as one product over all steps (the path of wide inputs and narrow
+    batches, forced here at D = 3), the kernels give the reference's numbers to 1e-10 in float64."""
+    monkeypatch.setattr(K, "PROJECT_WIDE_D", 1)
+    if forced:
+        monkeypatch.setattr(K, "THREAD_MIN_FLOPS", 0.0)
+    params, x, h0, dhs, dh_T = _problem(cell, 4, N, D64, H64, seed=31 + N)
+    fast, _ = _results(K, cell, option, params, x, h0, dhs, dh_T, 2)
+    errors = _max_errors(fast, _reference(cell, option, params, x, h0, dhs, dh_T, 2))
+    assert max(errors.values()) < 1e-10, errors
