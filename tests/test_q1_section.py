@@ -65,30 +65,35 @@ def plain_run(tmp_path_factory):
     return root / "q1"
 
 
-def test_observations_equal_the_sentences_rebuilt_from_metrics(plain_run):
-    from rnnlab.experiments.base import config_from_dict
-    from rnnlab.experiments.runner import rebuild_section
-    from rnnlab.observations.q1 import observations
-    from rnnlab.results import load_metrics, load_section_data
-
-    written = (plain_run / "observations.md").read_text(encoding="utf-8")
-    data = load_section_data(plain_run)
-    config = config_from_dict(q1.Config, data["settings"]["config"])
-    rebuilt_sentences = observations(load_metrics(plain_run), config)
-    assert written == "\n".join([f"# {q1.TITLE}", "", *[f"- {o}" for o in rebuilt_sentences]]) + "\n"
-    rebuilt = rebuild_section(plain_run)
-    assert rebuilt.observations == rebuilt_sentences == data["observations"]
-    assert (plain_run / "observations.md").read_text(encoding="utf-8") == written
-
-
-def test_rebuild_brings_back_figures_and_observations(plain_run):
+@pytest.fixture(scope="module")
+def rebuilt(plain_run):
+    """The plain run rebuilt once from its folder alone, with its figures and observations.md
+    deleted first: (observations.md as written, the figure files' names, the rebuild's result)."""
     from rnnlab.experiments.runner import rebuild_section
 
     written = (plain_run / "observations.md").read_text(encoding="utf-8")
     figures = sorted(p.name for p in (plain_run / "figures").iterdir())
     shutil.rmtree(plain_run / "figures")
     (plain_run / "observations.md").unlink()
-    result = rebuild_section(plain_run)
+    return written, figures, rebuild_section(plain_run)
+
+
+def test_observations_equal_the_sentences_rebuilt_from_metrics(plain_run, rebuilt):
+    from rnnlab.experiments.base import config_from_dict
+    from rnnlab.observations.q1 import observations
+    from rnnlab.results import load_metrics, load_section_data
+
+    written, _, result = rebuilt
+    data = load_section_data(plain_run)
+    config = config_from_dict(q1.Config, data["settings"]["config"])
+    rebuilt_sentences = observations(load_metrics(plain_run), config)
+    assert written == "\n".join([f"# {q1.TITLE}", "", *[f"- {o}" for o in rebuilt_sentences]]) + "\n"
+    assert result.observations == rebuilt_sentences == data["observations"]
+    assert (plain_run / "observations.md").read_text(encoding="utf-8") == written
+
+
+def test_rebuild_brings_back_figures_and_observations(plain_run, rebuilt):
+    written, figures, result = rebuilt
     assert (plain_run / "observations.md").read_text(encoding="utf-8") == written
     assert sorted(p.name for p in (plain_run / "figures").iterdir()) == figures
     assert sorted(f.path.split("/")[-1] for f in result.figures) == figures
@@ -142,14 +147,13 @@ def test_cli_text_errors_are_one_line(tmp_path, capsys, content):
     assert str(path) in err
 
 
-def test_every_figure_table_and_text_is_claimed_by_a_topic(plain_run):
-    from rnnlab.experiments.runner import rebuild_section
+def test_every_figure_table_and_text_is_claimed_by_a_topic(plain_run, rebuilt):
     from rnnlab.results import load_metrics
 
     metrics = load_metrics(plain_run)
     assert list(metrics)[-1] == "correctness"  # added after every existing key
     assert set(metrics["correctness"]["cells"]) == {"rnn", "lstm", "gru", "gru-cho"}
-    shown = rebuild_section(plain_run)
+    shown = rebuilt[2]
     topics = {t.key: t for t in shown.topics}
     claimed = [p for t in shown.topics for p in t.figures]
     assert sorted(claimed) == sorted(f.path for f in shown.figures) and len(set(claimed)) == len(claimed)
