@@ -33,11 +33,10 @@ def run_cli(out: Path, *extra: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    """One uninterrupted quick Q2 run (the results root); tests work on copies of it."""
-    root = tmp_path_factory.mktemp("q2_finished")
-    assert run_cli(root) == 0
-    return root
+def finished(q2_quick) -> Path:
+    """One uninterrupted quick Q2 run (the results root, shared with test_q2_section through
+    conftest.py); tests that change files work on copies of it."""
+    return q2_quick[0]
 
 
 @pytest.fixture

@@ -316,13 +316,8 @@ def test_saturation_sentence_thresholds(values, expected):
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    from rnnlab.experiments.runner import run_section
-
-    root = tmp_path_factory.mktemp("q2")
-    result = run_section(
-        "q2", root, profile="quick", seed=0, device="cpu", progress=False, notebook=False
-    )
+def quick_run(q2_quick):
+    root, result = q2_quick  # one quick run for the session (conftest.py)
     return root / "q2", result
 
 
