@@ -14,7 +14,9 @@ What makes it fast:
   its own thread, with no synchronisation per step (numba releases the GIL). The products
   around the loops (W_ih x_t for all steps; dx and the weight gradients, each a single product
   over all steps and rows) are cut in two as well. Whether to cut depends on the shape only
-  (:func:`split`), so one thread or two give bitwise the same numbers.
+  (:func:`split`), so one thread or two give bitwise the same numbers. For a narrow batch the
+  LSTM's backward cuts its hidden units instead (:func:`units_split`), the two threads meeting
+  at a spin barrier once per step (:func:`_meet`).
 - **Feature-major states**, step by step: h_t is (H, N), so a block's recurrent product reads
   compact memory and BLAS gets the orientation where the weight matrix is the wide operand
   (faster than the batch-major one for thin blocks on OpenBLAS, by timing).
