@@ -590,8 +590,8 @@ def lstm_forward(params: Params, x: np.ndarray, state0: tuple[np.ndarray, np.nda
     act, tanh_c = _empty((B, T, G, w), dtype=dtype), _empty((B, T, H, w), dtype=dtype)
     h_rows = _empty((T + 1, N, H), dtype=dtype)
     h_rows[0] = state0[0]
-    wide = _wide_rows(W_ih, x, flops)
     in_loop = x.ndim == 3 and D <= PROJECT_IN_LOOP_D
+    wide = None if in_loop else _wide_rows(W_ih, x, flops)
     gemm, form = _GEMM[np.dtype(dtype)], _gate_form(H)
 
     def block(k, _):
@@ -898,20 +898,12 @@ def _project_block(W_ih: np.ndarray, x: np.ndarray, wide: np.ndarray | None, out
 
 
 def _project(W_ih: np.ndarray, x: np.ndarray, out: np.ndarray, flops: float) -> None:
-    """out[t] = W_ih x_t for every step, (G*H, D) @ (D, N) each (for ids: columns of W_ih): per
-    step, in two halves of the steps, or as one product over all steps (see PROJECT_WIDE_D)."""
-    T = x.shape[0]
+    """out[t] = W_ih x_t for every step and the whole batch (:func:`_project_block`), in two
+    halves of the steps."""
+    T, N = x.shape[:2]
     wide = _wide_rows(W_ih, x, flops)
-
-    def part(t0, t1):
-        if wide is not None:
-            out[t0:t1] = wide[t0:t1].transpose(0, 2, 1)
-        elif x.ndim == 2:
-            _gather_columns(W_ih, x, out, t0, t1)
-        else:
-            np.matmul(W_ih, x[t0:t1].transpose(0, 2, 1), out=out[t0:t1])
-
-    _run_blocks(split(T, flops, 1), part)
+    _run_blocks(split(T, flops, 1), lambda t0, t1: _project_block(
+        W_ih, x[t0:t1], None if wide is None else wide[t0:t1], out[t0:t1], 0, N))
 
 
 @numba.njit(**_JIT)
@@ -1121,14 +1113,14 @@ def _step_sums(sources: list[np.ndarray], W_ih: np.ndarray, x: np.ndarray, h_row
     Returns dx (T, N, D) or None, dW_ih, dW_hh, db_ih, db_hh.
     """
     T, N = x.shape[:2]
-    GH = sources[0].shape[0] if sources[0].ndim == 2 else sources[0].shape[1]
     D, H = W_ih.shape[1], h_rows.shape[1]
     ids = x.ndim == 2
     dtype = sources[0].dtype
+    cols = [src if src.ndim == 2 else np.empty((src.shape[1], T * N), dtype=dtype) for src in sources]
+    GH = cols[0].shape[0]
     dW_ih, dW_hh = np.empty((GH, D), dtype=dtype), np.empty((GH, H), dtype=dtype)
     db_ih, db_hh = np.empty(GH, dtype=dtype), np.empty(GH, dtype=dtype)
     x_rows = x.reshape(T * N, *x.shape[2:])  # row t*N + n: x_t[n] (for ids: entry t*N + n)
-    cols = [src if src.ndim == 2 else np.empty((src.shape[1], T * N), dtype=dtype) for src in sources]
     source_parts = [split(out.shape[0], flops) for out in cols]
     tasks = max(len(p) for p in source_parts)  # a source too small to cut is all in task 0
     laid_out = all(src.ndim == 2 for src in sources)
